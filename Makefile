@@ -1,0 +1,44 @@
+# cac — developer commands. Every target starts from `make setup` (a .venv in the repo root).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The local CPU torch wheel (pinned in pyproject.toml) lives here on our machines.
+WHEELS := $(wildcard /opt/wheels)
+PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
+export CAC_HOME ?= $(CURDIR)/var
+
+.PHONY: setup kb run test lint typecheck bench-kb clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -e ".[dev]"
+	touch $(STAMP)
+
+kb: setup
+	$(BIN)/cac kb build
+
+run: kb
+	$(BIN)/cac codes show icd10cm E11.9
+	$(BIN)/cac codes search "type 2 diabetes without complications" --system icd10cm --limit 5
+	@echo "cac is ready: try '$(BIN)/cac --help'. (The REST service arrives with the API issue.)"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check cac tests eval
+	$(BIN)/ruff format --check cac
+	$(BIN)/mypy cac
+
+bench-kb: kb
+	$(BIN)/python -m eval.bench_kb
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

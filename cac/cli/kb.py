@@ -1,0 +1,74 @@
+"""``cac kb``: build and describe the code knowledge base."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cac.cli.common import console, err_console, fail_cleanly, open_kb
+from cac.config import get_settings
+from cac.kb.build import build as build_kb
+from cac.kb.manifest import Manifest
+
+app = typer.Typer(help="Build and inspect the code knowledge base.", no_args_is_help=True)
+
+
+def _counts_table(manifest: Manifest) -> Table:
+    table = Table(title=f"knowledge base {manifest.content_hash[:12]}")
+    for column in ("system", "records", "billable", "active", "inactive", "demo", "aliases"):
+        table.add_column(column, justify="left" if column == "system" else "right")
+    for name, info in manifest.systems.items():
+        table.add_row(
+            name,
+            f"{info.records:,}",
+            f"{info.billable:,}",
+            f"{info.active:,}",
+            f"{info.inactive:,}",
+            f"{info.demo:,}",
+            f"{info.aliases_indexed:,}",
+        )
+    return table
+
+
+@app.command("build")
+@fail_cleanly
+def build(
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if inputs are unchanged.")] = False,
+) -> None:
+    """Compile ICD-10-CM, ICD-10-PCS, HCPCS and CPT into one artifact under CAC_HOME."""
+    settings = get_settings()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    ) as progress:
+        result = build_kb(settings, force=force, progress=progress)
+    if result.skipped:
+        console.print(
+            f"knowledge base at {result.path} is up to date "
+            f"(inputs unchanged, content {result.manifest.content_hash[:12]}); nothing to do"
+        )
+    else:
+        console.print(f"built knowledge base at {result.path} in {result.manifest.build_seconds} s")
+    console.print(_counts_table(result.manifest))
+    for name, info in result.manifest.systems.items():
+        console.print(f"{name}: {info.source}, {info.version}")
+
+
+@app.command("info")
+@fail_cleanly
+def info(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+) -> None:
+    """Show the manifest of the built knowledge base."""
+    kb = open_kb()
+    if as_json:
+        typer.echo(kb.manifest.model_dump_json(indent=2))
+        return
+    console.print(_counts_table(kb.manifest))
