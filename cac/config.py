@@ -16,8 +16,8 @@ class Settings(BaseSettings):
         home: Where built artifacts live (knowledge base, indexes). ``CAC_HOME``, default ``./var``.
         hcpcs_file: A CMS annual alpha-numeric HCPCS file to use instead of the vendored 2020 file.
             ``CAC_HCPCS_FILE``.
-        cpt_file: A licensed CPT file (tab-separated ``code<TAB>descriptor``, see ``cac.codesets.cpt``).
-            Without it only the built-in demo set is used. ``CAC_CPT_FILE``.
+        cpt_file: A licensed CPT file (tab-separated ``code<TAB>descriptor``, see
+            ``cac.codesets.cpt``). Without it only the built-in demo set is used. ``CAC_CPT_FILE``.
     """
 
     model_config = SettingsConfigDict(env_prefix="CAC_", env_file=".env", extra="ignore")

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cac.cli.common import console, fail_cleanly, open_kb
@@ -20,13 +21,16 @@ app = typer.Typer(help="Look up and search codes.", no_args_is_help=True)
 _NOTES = ("synonyms", "excludes1", "excludes2", "code_first", "use_additional", "code_also")
 
 
-def _brief(record: CodeRecord) -> dict[str, Any]:
-    return {
+def _brief(record: CodeRecord, *, notes: bool = False) -> dict[str, Any]:
+    brief: dict[str, Any] = {
         "code": record.display,
         "title": record.title,
         "billable": record.billable,
         "active": record.active,
     }
+    if notes:
+        brief.update({name: list(getattr(record, name)) for name in _NOTES})
+    return brief
 
 
 def code_view(kb: KnowledgeBase, record: CodeRecord) -> dict[str, Any]:
@@ -40,7 +44,8 @@ def code_view(kb: KnowledgeBase, record: CodeRecord) -> dict[str, Any]:
         "billable": record.billable,
         "active": record.active,
         "demo": record.demo,
-        "parent": _brief(parent) if parent else None,
+        # ICD-10-CM notes on a category apply to every code below it, so the parent's travel along.
+        "parent": _brief(parent, notes=True) if parent else None,
         "children": [_brief(c) for c in kb.children(record.system, record.code)],
     }
     for name in _NOTES:
@@ -71,10 +76,13 @@ def show(
     ]
     if view["demo"]:
         flags.append("DEMO description (not AMA text)")
-    console.print(f"[bold]{view['code']}[/bold]  {view['title']}")
+    console.print(f"[bold]{escape(view['code'])}[/bold]  {escape(view['title'])}")
     console.print(f"{parsed.value} {view['kind']}: {', '.join(flags)}")
     if view["parent"]:
         console.print(f"parent: {view['parent']['code']}  {view['parent']['title']}")
+        for name in _NOTES:
+            for note in view["parent"][name]:
+                console.print(f"  parent {name}: {note}")
     for name in _NOTES:
         for note in view[name]:
             console.print(f"  {name}: {note}")
@@ -119,6 +127,8 @@ def search(
     for column in ("system", "code", "score", "title", "billable"):
         table.add_column(column)
     for r in results:
-        title = f"{r.title} [demo]" if r.demo else r.title
-        table.add_row(r.system.value, r.display, f"{r.score:.3f}", title, "yes" if r.billable else "no")
+        title = escape(f"{r.title} (DEMO description)" if r.demo else r.title)
+        table.add_row(
+            r.system.value, r.display, f"{r.score:.3f}", title, "yes" if r.billable else "no"
+        )
     console.print(table)

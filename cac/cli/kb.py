@@ -36,7 +36,9 @@ def _counts_table(manifest: Manifest) -> Table:
 @app.command("build")
 @fail_cleanly
 def build(
-    force: Annotated[bool, typer.Option("--force", help="Rebuild even if inputs are unchanged.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild even if inputs are unchanged.")
+    ] = False,
 ) -> None:
     """Compile ICD-10-CM, ICD-10-PCS, HCPCS and CPT into one artifact under CAC_HOME."""
     settings = get_settings()
@@ -56,9 +58,15 @@ def build(
         )
     else:
         console.print(f"built knowledge base at {result.path} in {result.manifest.build_seconds} s")
-    console.print(_counts_table(result.manifest))
-    for name, info in result.manifest.systems.items():
-        console.print(f"{name}: {info.source}, {info.version}")
+    _print_manifest(result.manifest)
+
+
+def _print_manifest(manifest: Manifest) -> None:
+    console.print(_counts_table(manifest))
+    for name, info in manifest.systems.items():
+        kinds = ", ".join(f"{kind} {n:,}" for kind, n in info.by_kind.items())
+        console.print(f"{name}: {kinds}", highlight=False)
+        console.print(f"  source: {info.source}; {info.version}", highlight=False)
 
 
 @app.command("info")
@@ -71,4 +79,4 @@ def info(
     if as_json:
         typer.echo(kb.manifest.model_dump_json(indent=2))
         return
-    console.print(_counts_table(kb.manifest))
+    _print_manifest(kb.manifest)

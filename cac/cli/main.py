@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+
 import typer
 
 from cac.cli import codes, kb

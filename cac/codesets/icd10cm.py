@@ -63,7 +63,9 @@ def source_info(path: Path | None = None) -> SourceInfo:
         system=System.ICD10CM,
         name="CMS ICD-10-CM tabular list XML (via simple-icd-10-cm)",
         version="FY2026 (April 1, 2026)",
-        files=tuple(str(p.resolve()) for p in (xml, default_code_list() if path is None else None) if p),
+        files=tuple(
+            str(p.resolve()) for p in (xml, default_code_list() if path is None else None) if p
+        ),
     )
 
 
@@ -91,7 +93,9 @@ def _seventh(element: ET.Element) -> _SeventhCharacters | None:
     if definition is None:
         return None
     pairs = tuple(
-        (ext.get("char", ""), _text(ext)) for ext in definition.findall("extension") if ext.get("char")
+        (ext.get("char", ""), _text(ext))
+        for ext in definition.findall("extension")
+        if ext.get("char")
     )
     return _SeventhCharacters(pairs) if pairs else None
 
@@ -191,6 +195,8 @@ def load(path: Path | None = None, code_list: Path | None = None) -> Iterator[Co
             block = section.get("id", "")
             if not block:
                 raise SourceError(f"ICD-10-CM source file {xml}: a section lacks its id")
+            if "-" not in block:
+                block = f"{block}-{block}"  # a one-category block would share the category's code
             yield CodeRecord(
                 system=System.ICD10CM,
                 code=block,

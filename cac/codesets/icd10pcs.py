@@ -226,7 +226,10 @@ def load(codes_path: Path | None = None, tables_path: Path | None = None) -> Ite
     inferred = infer_labels(codes, labels)
     seen: set[str] = set()
     for code in sorted(codes):
-        axis = [labels.label(code, pos) or inferred.get((code[:3], pos, code[pos]), "") for pos in range(7)]
+        axis = [
+            labels.label(code, pos) or inferred.get((code[:3], pos, code[pos]), "")
+            for pos in range(7)
+        ]
         for depth, kind in ((1, "section"), (2, "body_system"), (3, "table"), (4, "body_part")):
             prefix = code[:depth]
             if prefix in seen:

@@ -22,7 +22,7 @@ class System(StrEnum):
         """Return the system named ``name`` (case-insensitive).
 
         Raises:
-            UnknownSystemError: if the name is not one of ``icd10cm``, ``icd10pcs``, ``hcpcs``, ``cpt``.
+            UnknownSystemError: if the name is not ``icd10cm``, ``icd10pcs``, ``hcpcs`` or ``cpt``.
         """
         try:
             return cls(name.strip().lower())
@@ -35,7 +35,7 @@ _STRIP = re.compile(r"[\s.]")
 
 
 def normalize_code(code: str) -> str:
-    """Canonical storage form of a code: upper case, no ICD dot, no spaces (``e11.9`` -> ``E119``)."""
+    """Canonical storage form: upper case, no ICD dot, no spaces (``e11.9`` -> ``E119``)."""
     return _STRIP.sub("", code).upper()
 
 
@@ -79,7 +79,7 @@ class CodeRecord:
     @property
     def display(self) -> str:
         """The code as a coder writes it (``E11.9``)."""
-        if self.kind in ("chapter", "block"):
+        if self.kind in ("chapter", "block", "section"):
             return self.code
         return display_code(self.system, self.code)
 

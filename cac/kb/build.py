@@ -164,9 +164,7 @@ def _build_into(
                 content.update(json.dumps(row, ensure_ascii=False).encode())
             db.executemany(f"INSERT INTO codes VALUES ({', '.join('?' * 9)})", rows)
             if progress and task is not None:
-                progress.update(
-                    task, description=f"{system.value}: indexing", total=3, completed=1
-                )
+                progress.update(task, description=f"{system.value}: indexing", total=3, completed=1)
             aliases = build_index(_index_pairs(records), staging.index_dir(system))
             content.update(staging.index_dir(system).joinpath("aliases.json").read_bytes())
             if progress and task is not None:

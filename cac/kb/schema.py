@@ -36,7 +36,9 @@ _LIST_FIELDS = (
 
 def to_row(record: CodeRecord) -> tuple[Any, ...]:
     """A record as a row of ``codes``; list-valued fields go to one JSON column."""
-    notes: dict[str, Any] = {f: list(getattr(record, f)) for f in _LIST_FIELDS if getattr(record, f)}
+    notes: dict[str, Any] = {
+        f: list(getattr(record, f)) for f in _LIST_FIELDS if getattr(record, f)
+    }
     if record.axes:
         notes["axes"] = [list(pair) for pair in record.axes]
     if record.attributes:

@@ -64,7 +64,8 @@ class KnowledgeBase:
         record = self.get(system, code)
         if record is None:
             raise UnknownCodeError(
-                f"{display_code(system, code)} is not a {system.value} code in this knowledge base"
+                f"{display_code(system, code)} is not a code of {system.value} "
+                "in this knowledge base"
             )
         return record
 

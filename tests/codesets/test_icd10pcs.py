@@ -21,8 +21,12 @@ _APPROACH = {"0": "Open", "4": "Percutaneous Endoscopic"}
 def _write_sources(tmp_path: Path, extra_codes: list[str] | None = None) -> tuple[Path, Path]:
     codes = tmp_path / "pcs.csv"
     rows = [f'"{c}","{t}"' for c, t, _ in _TREE]
-    rows.append('"3E03329","Introduction of Other Anti-infective into Peripheral Vein, Percutaneous Approach"')
-    rows.append('"3E0436Z","Introduction of Nutritional Substance into Central Vein, Percutaneous Approach"')
+    rows.append(
+        '"3E03329","Introduction of Other Anti-infective into Peripheral Vein, Percutaneous Approach"'
+    )
+    rows.append(
+        '"3E0436Z","Introduction of Nutritional Substance into Central Vein, Percutaneous Approach"'
+    )
     codes.write_text("\n".join(rows + (extra_codes or [])) + "\n", encoding="utf-8")
     db_path = tmp_path / "tables.db"
     with sqlite3.connect(db_path) as db:
@@ -33,9 +37,17 @@ def _write_sources(tmp_path: Path, extra_codes: list[str] | None = None) -> tupl
         for code, _, approach in _TREE:
             db.execute(
                 "INSERT INTO pcs_tree VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (*code, code, "Medical and Surgical", "Hepatobiliary System and Pancreas",
-                 "Resection: Cutting out or off", "Gallbladder", _APPROACH[approach],
-                 "No Device", "No Qualifier"),
+                (
+                    *code,
+                    code,
+                    "Medical and Surgical",
+                    "Hepatobiliary System and Pancreas",
+                    "Resection: Cutting out or off",
+                    "Gallbladder",
+                    _APPROACH[approach],
+                    "No Device",
+                    "No Qualifier",
+                ),
             )
         db.execute("CREATE TABLE pcs_index (term, content)")
         db.execute(
