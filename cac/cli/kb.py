@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -39,9 +40,20 @@ def build(
     force: Annotated[
         bool, typer.Option("--force", help="Rebuild even if inputs are unchanged.")
     ] = False,
+    hcpcs_file: Annotated[
+        Path | None,
+        typer.Option("--hcpcs-file", help="A CMS alpha-numeric HCPCS file (else CAC_HCPCS_FILE)."),
+    ] = None,
+    cpt_file: Annotated[
+        Path | None,
+        typer.Option("--cpt-file", help="A licensed CPT code/descriptor file (else CAC_CPT_FILE)."),
+    ] = None,
 ) -> None:
     """Compile ICD-10-CM, ICD-10-PCS, HCPCS and CPT into one artifact under CAC_HOME."""
-    settings = get_settings()
+    overrides = {"hcpcs_file": hcpcs_file, "cpt_file": cpt_file}
+    settings = get_settings().model_copy(
+        update={k: v for k, v in overrides.items() if v is not None}
+    )
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -166,7 +166,7 @@ def _build_into(
             if progress and task is not None:
                 progress.update(task, description=f"{system.value}: indexing", total=3, completed=1)
             aliases = build_index(_index_pairs(records), staging.index_dir(system))
-            content.update(staging.index_dir(system).joinpath("aliases.json").read_bytes())
+            content.update(staging.index_dir(system).joinpath("aliases.tsv").read_bytes())
             if progress and task is not None:
                 progress.update(task, description=f"{system.value}: done", completed=3)
             info = source.info()

@@ -55,6 +55,18 @@ class KnowledgeBase:
             ).fetchall()
         return from_row(rows[0]) if rows else None
 
+    def get_many(self, system: System, codes: list[str]) -> dict[str, CodeRecord]:
+        """Records for exact stored codes, in one query; unknown codes are absent."""
+        if not codes:
+            return {}
+        marks = ", ".join("?" * len(codes))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {COLUMNS} FROM codes WHERE system = ? AND code IN ({marks})",
+                (system.value, *codes),
+            ).fetchall()
+        return {r.code: r for r in map(from_row, rows)}
+
     def lookup(self, system: System, code: str) -> CodeRecord:
         """Like :meth:`get`, but raises for an unknown code.
 

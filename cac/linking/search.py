@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from cac.codesets.records import CodeRecord, System
+from cac.codesets.records import System
 from cac.errors import CacError
 from cac.kb.store import KnowledgeBase
 
@@ -95,7 +95,7 @@ class CodeSearcher:
                 best = scored.get(candidate.concept_id)
                 if best is None or score > best[0]:
                     scored[candidate.concept_id] = (score, cosine, fuzzy, alias)
-        records = self._records(system, list(scored))
+        records = self.kb.get_many(system, list(scored))
         out = []
         for code, (score, cosine, fuzzy, alias) in scored.items():
             record = records.get(code)
@@ -119,11 +119,3 @@ class CodeSearcher:
                 )
             )
         return out
-
-    def _records(self, system: System, codes: list[str]) -> dict[str, CodeRecord]:
-        records = {}
-        for code in codes:
-            record = self.kb.get(system, code)
-            if record is not None:
-                records[code] = record
-        return records

@@ -112,3 +112,12 @@ def test_kb_build_rerun_says_nothing_to_do() -> None:
     result = runner.invoke(app, ["kb", "build"])
     assert result.exit_code == 0
     assert "nothing to do" in result.stdout
+
+
+def test_kb_build_with_missing_user_file_fails_and_keeps_artifact(real_home: Path) -> None:
+    manifest = (real_home / "kb" / "manifest.json").read_text()
+    result = runner.invoke(app, ["kb", "build", "--cpt-file", str(real_home / "no-such-cpt.tsv")])
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "no-such-cpt.tsv" in errors[0]
+    assert (real_home / "kb" / "manifest.json").read_text() == manifest

@@ -19,7 +19,7 @@ def test_build_writes_database_indexes_and_manifest(tmp_path: Path) -> None:
     result = build(Settings(home=tmp_path), code_sets=mini_sources())
     paths = KBPaths(tmp_path / "kb")
     assert not result.skipped and paths.database.exists()
-    assert paths.index_dir(mini_sources()[0].system).joinpath("aliases.json").exists()
+    assert paths.index_dir(mini_sources()[0].system).joinpath("aliases.tsv").exists()
     manifest = Manifest.load(paths.manifest)
     cm = manifest.systems["icd10cm"]
     # E11.9, E11.65, S72.001A/D/S, W19.XXXA/S
