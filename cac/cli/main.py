@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from cac.cli import codes, kb
-from cac.errors import CacError
 
 app = typer.Typer(
     name="cac",
@@ -26,12 +23,3 @@ def version() -> None:
     import cac
 
     typer.echo(cac.__version__)
-
-
-def main() -> None:
-    """Entry point that turns any CacError into a one-line message and exit status 1."""
-    try:
-        app(standalone_mode=True)
-    except CacError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)

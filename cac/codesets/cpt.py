@@ -179,12 +179,10 @@ def _split_licensed(line: str) -> tuple[str, str]:
     return parts[0], (_clean(parts[1]) if len(parts) > 1 else "")
 
 
-def _parse_licensed(path: Path) -> tuple[list[_Entry], int]:
-    """The entries of a licensed CPT file and the number of duplicate lines dropped."""
+def _parse_licensed(path: Path) -> list[_Entry]:
+    """The entries of a licensed CPT file, in file order (duplicates included)."""
     what = "CPT file"
     entries: list[_Entry] = []
-    seen: set[str] = set()
-    duplicates = 0
     first = True
     for number, line in _content(_read_lines(path, what)):
         field, descriptor = _split_licensed(line)
@@ -200,22 +198,14 @@ def _parse_licensed(path: Path) -> tuple[list[_Entry], int]:
         if not descriptor:
             raise SourceError(f"{what} {path}, line {number}: code has no descriptor")
         code = field.upper()
-        if code in seen:
-            duplicates += 1
-            continue
-        seen.add(code)
         entries.append(_Entry(code=code, title=descriptor, section=section_for(code)))
-    if not entries:
-        raise SourceError(f"{what} {path} contains no CPT codes")
-    return entries, duplicates
+    return entries
 
 
-def _parse_demo(path: Path) -> tuple[list[_Entry], int]:
-    """The entries of the demo file and the number of duplicate lines dropped."""
+def _parse_demo(path: Path) -> list[_Entry]:
+    """The entries of the demo file, in file order (duplicates included)."""
     what = "CPT demo file"
     entries: list[_Entry] = []
-    seen: set[str] = set()
-    duplicates = 0
     first = True
     for number, line in _content(_read_lines(path, what)):
         fields = [f.strip() for f in line.split("\t")]
@@ -236,16 +226,10 @@ def _parse_demo(path: Path) -> tuple[list[_Entry], int]:
             raise SourceError(f"{what} {path}, line {number}: unknown category {category!r}")
         if not description:
             raise SourceError(f"{what} {path}, line {number}: code has no description")
-        if code in seen:
-            duplicates += 1
-            continue
-        seen.add(code)
         raw = fields[3].split("|") if len(fields) > 3 else []
         synonyms = tuple(dict.fromkeys(s for part in raw if (s := _clean(part))))
         entries.append(_Entry(code=code, title=description, section=category, synonyms=synonyms))
-    if not entries:
-        raise SourceError(f"{what} {path} contains no CPT codes")
-    return entries, duplicates
+    return entries
 
 
 def _records(entries: list[_Entry], demo: bool) -> list[CodeRecord]:
@@ -299,12 +283,15 @@ def load(path: Path | None = None) -> Iterator[CodeRecord]:
         SourceError: if the file is missing or unreadable, holds no codes, or has a line whose
             first field is not a CPT code or that lacks a descriptor.
     """
-    if path is None:
-        entries, duplicates = _parse_demo(DEMO_FILE)
-        source = DEMO_FILE
-    else:
-        entries, duplicates = _parse_licensed(path)
-        source = path
+    source = DEMO_FILE if path is None else path
+    parsed = _parse_demo(source) if path is None else _parse_licensed(source)
+    if not parsed:
+        raise SourceError(f"CPT file {source} contains no CPT codes")
+    first_of_each: dict[str, _Entry] = {}
+    for entry in parsed:
+        first_of_each.setdefault(entry.code, entry)
+    entries = list(first_of_each.values())
+    duplicates = len(parsed) - len(entries)
     if duplicates:
         _log.warning(
             "CPT file %s: %d duplicate code line(s) ignored; the first of each code was kept",

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from cac.codesets._packages import package_dir
@@ -81,23 +80,19 @@ def _notes(element: ET.Element, tag: str) -> tuple[str, ...]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _SeventhCharacters:
-    """The 7th-character definitions in force for a subtree: ``(char, meaning)`` pairs."""
-
-    extensions: tuple[tuple[str, str], ...]
+# The 7th-character definitions in force for a subtree: ``(char, meaning)`` pairs.
+_Seventh = tuple[tuple[str, str], ...]
 
 
-def _seventh(element: ET.Element) -> _SeventhCharacters | None:
+def _seventh(element: ET.Element) -> _Seventh:
     definition = element.find("sevenChrDef")
     if definition is None:
-        return None
-    pairs = tuple(
+        return ()
+    return tuple(
         (ext.get("char", ""), _text(ext))
         for ext in definition.findall("extension")
         if ext.get("char")
     )
-    return _SeventhCharacters(pairs) if pairs else None
 
 
 def _pad(code: str) -> str:
@@ -108,7 +103,7 @@ def _pad(code: str) -> str:
 def _diag_records(
     diag: ET.Element,
     parent: str,
-    seventh: _SeventhCharacters | None,
+    seventh: _Seventh,
     valid: frozenset[str] | None,
 ) -> Iterator[CodeRecord]:
     name = normalize_code(_text(diag.find("name")))
@@ -118,7 +113,7 @@ def _diag_records(
     seventh = _seventh(diag) or seventh
     children = diag.findall("diag")
     is_leaf = not children
-    expands = is_leaf and seventh is not None
+    expands = is_leaf and bool(seventh)
     notes = {field: _notes(diag, field) for field in _NOTE_FIELDS}
     yield CodeRecord(
         system=System.ICD10CM,
@@ -134,9 +129,9 @@ def _diag_records(
         use_additional=notes["useAdditionalCode"],
         code_also=notes["codeAlso"],
     )
-    if expands and seventh is not None:
+    if expands:
         base = _pad(name)
-        for char, meaning in seventh.extensions:
+        for char, meaning in seventh:
             if valid is not None and base + char not in valid:
                 continue  # e.g. S06 codes for death before regaining consciousness take no D/S
             yield CodeRecord(
@@ -211,4 +206,4 @@ def load(path: Path | None = None, code_list: Path | None = None) -> Iterator[Co
                 code_also=_notes(section, "codeAlso"),
             )
             for diag in section.findall("diag"):
-                yield from _diag_records(diag, block, None, valid)
+                yield from _diag_records(diag, block, (), valid)

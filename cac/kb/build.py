@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 import cac
-from cac.codesets.records import CodeRecord, System
+from cac.codesets.records import CodeRecord, SourceInfo, System
 from cac.codesets.registry import CodeSetSource, sources
 from cac.config import Settings
 from cac.errors import KnowledgeBaseError, SourceError
@@ -57,13 +57,12 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _source_files(source: CodeSetSource) -> list[SourceFile]:
-    info = source.info()
+def _source_files(info: SourceInfo) -> list[SourceFile]:
     files = []
     for name in info.files:
         path = Path(name)
         if not path.is_file():
-            raise SourceError(f"{source.system.value} source file not found: {path}")
+            raise SourceError(f"{info.system.value} source file not found: {path}")
         files.append(SourceFile(path=str(path), sha256=file_sha256(path)))
     return files
 
@@ -116,7 +115,8 @@ def build(
     started = time.perf_counter()
     target = KBPaths(settings.kb_dir)
     code_sets = code_sets if code_sets is not None else sources(settings)
-    source_files = {s.system: _source_files(s) for s in code_sets}
+    infos = {s.system: s.info() for s in code_sets}
+    source_files = {system: _source_files(info) for system, info in infos.items()}
     wanted = inputs_hash(source_files)
     if not force and target.exists():
         try:
@@ -131,7 +131,7 @@ def build(
     shutil.rmtree(staging.root, ignore_errors=True)
     staging.root.mkdir(parents=True)
     try:
-        manifest = _build_into(staging, code_sets, source_files, wanted, started, progress)
+        manifest = _build_into(staging, code_sets, infos, source_files, wanted, started, progress)
     except BaseException:
         shutil.rmtree(staging.root, ignore_errors=True)
         raise
@@ -142,6 +142,7 @@ def build(
 def _build_into(
     staging: KBPaths,
     code_sets: list[CodeSetSource],
+    infos: dict[System, SourceInfo],
     source_files: dict[System, list[SourceFile]],
     wanted: str,
     started: float,
@@ -169,7 +170,7 @@ def _build_into(
             content.update(staging.index_dir(system).joinpath("aliases.tsv").read_bytes())
             if progress and task is not None:
                 progress.update(task, description=f"{system.value}: done", completed=3)
-            info = source.info()
+            info = infos[system]
             systems[system.value] = SystemManifest(
                 source=info.name,
                 version=info.version,

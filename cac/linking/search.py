@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -79,12 +78,6 @@ class CodeSearcher:
             found.extend(self._search_system(query, sys_, billable_only))
         found.sort(key=lambda c: (-c.score, not c.billable, c.code))
         return found[:limit]
-
-    def search_many(
-        self, texts: Iterable[str], system: System, limit: int = 10
-    ) -> list[list[Candidate]]:
-        """:meth:`search` for several texts of one system."""
-        return [self.search(t, system, limit) for t in texts]
 
     def _search_system(self, query: str, system: System, billable_only: bool) -> list[Candidate]:
         neighbours = self.kb.index(system).query([query], _NEIGHBOURS)[0]

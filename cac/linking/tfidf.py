@@ -11,7 +11,7 @@ nmslib's own format (loading it with its data is four times faster than re-addin
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,9 +106,8 @@ def build_index(pairs: Iterable[tuple[str, str]], out_dir: Path) -> int:
 class TfidfIndex:
     """A loaded index; call :meth:`query` with mention strings."""
 
-    def __init__(self, generator: CandidateGenerator, aliases: Sequence[str]) -> None:
+    def __init__(self, generator: CandidateGenerator) -> None:
         self._generator = generator
-        self.aliases = aliases
 
     @classmethod
     def load(cls, root: Path) -> TfidfIndex:
@@ -150,7 +149,7 @@ class TfidfIndex:
         generator = CandidateGenerator(
             ann_index=index, tfidf_vectorizer=vectorizer, ann_concept_aliases_list=aliases, kb=kb
         )
-        return cls(generator, aliases)
+        return cls(generator)
 
     def query(self, texts: list[str], k: int) -> list[list[MentionCandidate]]:
         """Nearest aliases for each text, grouped by code (scispaCy ``MentionCandidate``)."""
