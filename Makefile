@@ -9,7 +9,7 @@ WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 export CAC_HOME ?= $(CURDIR)/var
 
-.PHONY: setup kb run test lint typecheck bench-kb clean
+.PHONY: setup kb run test lint typecheck bench-kb bench eval lexicon clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,16 @@ lint: setup
 
 bench-kb: kb
 	$(BIN)/python -m eval.bench_kb
+
+# Rebuilds models/lexicon.json.gz from the knowledge base and CodiEsp train (~4 min).
+lexicon: kb
+	$(BIN)/python -m training.lexicon
+
+eval: kb
+	$(BIN)/python -m eval.report
+
+bench: kb
+	$(BIN)/python -m eval.bench_coder
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""CodiEsp corpus reader: ``DIR/{split}/text_files_en/*.txt`` and ``DIR/{split}/{split}{D,P}.tsv``."""
+"""CodiEsp corpus reader: ``DIR/{split}/text_files_en/*.txt`` and ``DIR/{split}/{split}D|P.tsv``."""
 
 from __future__ import annotations
 
@@ -51,7 +51,9 @@ def load_split(data_dir: Path, split: str) -> CodiEspSplit:
     root = data_dir / split
     text_dir = root / "text_files_en"
     if not text_dir.is_dir():
-        raise CacError(f"no CodiEsp {split} texts at {text_dir} (expected DIR/{split}/text_files_en)")
+        raise CacError(
+            f"no CodiEsp {split} texts at {text_dir} (expected DIR/{split}/text_files_en)"
+        )
     texts = {p.stem: p.read_text(encoding="utf-8") for p in sorted(text_dir.glob("*.txt"))}
     if not texts:
         raise CacError(f"no .txt files in {text_dir}")

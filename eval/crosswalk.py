@@ -47,9 +47,9 @@ class Crosswalk:
         """ICD-10-CM product code -> CodiEsp form (lower case, dotted)."""
         current = _dotless(code)
         record = self.kb.get(System.ICD10CM, current)
-        if record is not None and "seventh_character" in dict(record.attributes):
-            if current[:3] not in self.keep_seventh:
-                current = self._placeholder_form(current[:-1])
+        seventh = record is not None and "seventh_character" in dict(record.attributes)
+        if seventh and current[:3] not in self.keep_seventh:
+            current = self._placeholder_form(current[:-1])
         while True:
             parent = self.kb.get(System.ICD10CM, current[:-1]) if len(current) > 3 else None
             if parent is None or parent.billable or parent.code not in self.train_d:

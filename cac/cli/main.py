@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cac.cli import codes, kb
+from cac.cli import code, codes, evaluate, kb
 
 app = typer.Typer(
     name="cac",
@@ -15,6 +15,8 @@ app = typer.Typer(
 )
 app.add_typer(kb.app, name="kb")
 app.add_typer(codes.app, name="codes")
+app.add_typer(evaluate.app, name="eval")
+app.command("code")(code.code)
 
 
 @app.command()

@@ -33,7 +33,14 @@ from cac.linking.tfidf import build_index
 # Grouping nodes that are browsable but never a search hit.
 NOT_INDEXED_KINDS = frozenset({"chapter", "block", "section", "body_system", "modifier"})
 # The code that shapes the artifact: changing it must trigger a rebuild.
-_CODE_MODULES = ("codesets", "kb", "linking/tfidf.py")
+_CODE_MODULES = (
+    "codesets",
+    "kb/build.py",
+    "kb/schema.py",
+    "kb/paths.py",
+    "kb/manifest.py",
+    "linking/tfidf.py",
+)
 
 
 @dataclass(frozen=True)

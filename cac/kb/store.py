@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from cac.codesets.records import CodeRecord, System, display_code, normalize_code
@@ -66,6 +67,12 @@ class KnowledgeBase:
                 (system.value, *codes),
             ).fetchall()
         return {r.code: r for r in map(from_row, rows)}
+
+    def records(self) -> Iterator[CodeRecord]:
+        """Every record of every system, in (system, code) order."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {COLUMNS} FROM codes ORDER BY system, code").fetchall()
+        return map(from_row, rows)
 
     def lookup(self, system: System, code: str) -> CodeRecord:
         """Like :meth:`get`, but raises for an unknown code.

@@ -9,7 +9,9 @@ from eval.scoring import average_precision, clean_ranking, mean_average_precisio
 
 def test_average_precision_by_hand() -> None:
     # gold {a, b, c}; hits at ranks 1 and 3: (1/1 + 2/3) / 3
-    assert average_precision(["a", "x", "b", "y"], {"a", "b", "c"}) == pytest.approx((1 + 2 / 3) / 3)
+    assert average_precision(["a", "x", "b", "y"], {"a", "b", "c"}) == pytest.approx(
+        (1 + 2 / 3) / 3
+    )
     assert average_precision([], {"a"}) == 0.0
     assert average_precision(["a", "b"], {"a", "b"}) == 1.0
 

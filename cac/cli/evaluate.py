@@ -1,0 +1,42 @@
+"""``cac eval``: score the pipeline on public benchmarks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cac.cli.common import console, fail_cleanly
+
+app = typer.Typer(help="Evaluate the pipeline.", no_args_is_help=True)
+
+
+@app.command("codiesp")
+@fail_cleanly
+def codiesp(
+    data: Annotated[
+        Path | None, typer.Option("--data", help="CodiEsp root (default: vendored copy).")
+    ] = None,
+    split: Annotated[str, typer.Option("--split", help="train, dev or test.")] = "dev",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write every prediction as TSV.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Code a CodiEsp split and report MAP and shown-list P/R/F1 for D and P."""
+    from eval.codiesp import DEFAULT_DIR
+    from eval.run import evaluate
+
+    report = evaluate(split, data or DEFAULT_DIR, out)
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    for task in ("D", "P"):
+        m = report[task]
+        console.print(
+            f"{task}: MAP {m['map']:.3f}  P {m['precision']:.3f}  R {m['recall']:.3f}  "
+            f"F1 {m['f1']:.3f}"
+        )
+    console.print(f"{report['docs']} docs, {report['seconds_per_doc']:.3f} s/doc")

@@ -1,0 +1,1 @@
+"""Document-level coding: phrase matching, lexicon, ranking."""

@@ -1,0 +1,1 @@
+"""Text processing: tokens with offsets, sentences."""

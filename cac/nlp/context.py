@@ -1,0 +1,138 @@
+"""Assertion and sections for mention spans: medspaCy ConText and sectionizer over scispaCy tokens.
+
+A blank English spaCy pipeline with scispaCy's rule tokenizer, medspaCy's PyRuSH sentence
+splitter, the medspaCy sectionizer and ConText (default English rules plus ours in
+``data/context_rules.json``). Mentions are passed in as character spans (they may overlap, so
+they go into a span group rather than ``doc.ents``) and come back with one assertion each.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from typing import Literal
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Span
+
+Assertion = Literal["present", "negated", "possible", "hypothetical", "historical", "family"]
+SPAN_GROUP = "cac_mentions"
+# When several modifiers apply, the one that changes coding the most wins.
+_PRECEDENCE: tuple[tuple[str, Assertion], ...] = (
+    ("is_negated", "negated"),
+    ("is_family", "family"),
+    ("is_hypothetical", "hypothetical"),
+    ("is_historical", "historical"),
+    ("is_uncertain", "possible"),
+)
+_SECTION_ASSERTIONS: dict[str, Assertion] = {
+    "family_history": "family",
+    "past_medical_history": "historical",
+    "past_surgical_history": "historical",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AssertedSpan:
+    """A mention span's assertion and the section it sits in (None outside any section)."""
+
+    start: int
+    end: int
+    assertion: Assertion
+    section: str | None
+
+
+def build_nlp() -> Language:
+    """The assertion pipeline; built once per process (a few hundred ms)."""
+    import medspacy  # noqa: F401 - registers the medspacy_* factories
+    from loguru import logger
+    from scispacy.custom_tokenizer import combined_rule_tokenizer
+
+    # PyRuSH logs every token it sees at DEBUG level: that is note text, which never goes to logs.
+    logger.disable("PyRuSH")
+
+    nlp = spacy.blank("en")
+    nlp.tokenizer = combined_rule_tokenizer(nlp)
+    nlp.add_pipe("medspacy_pyrush")
+    nlp.add_pipe(
+        "medspacy_sectionizer",
+        config={"input_span_type": "group", "span_group_name": SPAN_GROUP},
+    )
+    context = nlp.add_pipe(
+        "medspacy_context",
+        # A modifier inside a mention is part of it ("diabetes without complications").
+        config={
+            "input_span_type": "group",
+            "span_group_name": SPAN_GROUP,
+            "prune_on_target_overlap": True,
+        },
+    )
+    rules = resources.files("cac.nlp") / "data" / "context_rules.json"
+    from medspacy.context import ConTextRule
+
+    context.add(ConTextRule.from_json(str(rules)))  # type: ignore[attr-defined]
+    return nlp
+
+
+def modifier_phrases(nlp: Language) -> set[str]:
+    """Normalised ConText trigger phrases ("no evidence", "mother", "history") and every
+    contiguous part of them: words that modify a mention and must never be a mention."""
+    from cac.nlp.tokens import normalize_phrase
+
+    phrases: set[str] = set()
+    for rule in nlp.get_pipe("medspacy_context").rules:  # type: ignore[attr-defined]
+        words = list(normalize_phrase(rule.literal))
+        for i in range(len(words)):
+            for j in range(i + 1, len(words) + 1):
+                phrases.add(" ".join(words[i:j]))
+        for token in rule.pattern or []:
+            choices = token.get("LOWER", {})
+            if isinstance(choices, dict):
+                phrases.update(" ".join(normalize_phrase(w)) for w in choices.get("IN", []))
+            elif isinstance(choices, str):
+                phrases.add(" ".join(normalize_phrase(choices)))
+    phrases.discard("")
+    return phrases
+
+
+class AssertionAnnotator:
+    """Thread-safe wrapper: spaCy pipelines are not safe to share across threads mid-call."""
+
+    def __init__(self, nlp: Language | None = None) -> None:
+        self._nlp = nlp or build_nlp()
+        self._lock = threading.Lock()
+
+    def annotate(self, text: str, spans: list[tuple[int, int]]) -> list[AssertedSpan]:
+        """Assertion and section for each ``(start, end)`` character span, in input order."""
+        with self._lock:
+            doc = self._nlp.make_doc(text)
+            group: list[Span] = []
+            index: list[int] = []
+            for i, (start, end) in enumerate(spans):
+                span = doc.char_span(start, end, label="MENTION", alignment_mode="expand")
+                if span is not None:
+                    group.append(span)
+                    index.append(i)
+            doc.spans[SPAN_GROUP] = group
+            for _, component in self._nlp.pipeline:
+                doc = component(doc)
+        out = [AssertedSpan(s, e, "present", None) for s, e in spans]
+        for i, span in zip(index, doc.spans[SPAN_GROUP], strict=True):
+            start, end = spans[i]
+            out[i] = AssertedSpan(start, end, _assertion(span), _section(span))
+        return out
+
+
+def _section(span: Span) -> str | None:
+    section = getattr(span._, "section_category", None)
+    return str(section) if section else None
+
+
+def _assertion(span: Span) -> Assertion:
+    for attribute, assertion in _PRECEDENCE:
+        if getattr(span._, attribute, False):
+            return assertion
+    section = _section(span)
+    return _SECTION_ASSERTIONS.get(section or "", "present")

@@ -1,0 +1,89 @@
+"""Run the Coder over a CodiEsp split and score it (``cac eval codiesp``).
+
+Gold labels are read only after every document has been coded: prediction never sees them.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import track
+
+from cac.codesets.records import System
+from cac.pipeline import Coder
+from eval.codiesp import DEFAULT_DIR, load_split
+from eval.crosswalk import Crosswalk
+from eval.scoring import mean_average_precision, micro_prf
+
+
+@dataclass(frozen=True)
+class Prediction:
+    doc_id: str
+    task: str
+    code: str
+    rank: int
+    confidence: float
+    shown: bool
+
+
+def predict(coder: Coder, texts: dict[str, str], crosswalk: Crosswalk) -> list[Prediction]:
+    """Ranked D and P predictions per document, in the benchmark's code convention."""
+    out: list[Prediction] = []
+    console = Console(stderr=True)
+    for doc_id, text in track(sorted(texts.items()), "coding", console=console):
+        result = coder.code(text, "inpatient")
+        for task, system in (("D", System.ICD10CM), ("P", System.ICD10PCS)):
+            mapped = crosswalk.d if system is System.ICD10CM else crosswalk.p
+            seen: set[str] = set()
+            rank = 0
+            for s in (s for s in result.suggestions if s.system is system):
+                code = mapped(s.code)
+                if code in seen:
+                    continue
+                seen.add(code)
+                rank += 1
+                out.append(Prediction(doc_id, task, code, rank, s.confidence, s.shown))
+    return out
+
+
+def evaluate(split: str, data_dir: Path = DEFAULT_DIR, out: Path | None = None) -> dict[str, Any]:
+    """Code every document of ``split`` and score D and P (MAP, shown-list P/R/F1)."""
+    coder = Coder.load()
+    texts = load_split(data_dir, split).texts
+    train = load_split(DEFAULT_DIR, "train")
+    crosswalk = Crosswalk(coder.kb, [c for codes in train.gold_d.values() for c in codes])
+    start = time.perf_counter()
+    predictions = predict(coder, texts, crosswalk)
+    seconds = time.perf_counter() - start
+    gold = load_split(data_dir, split)  # read gold only now
+    report: dict[str, Any] = {"split": split, "docs": len(texts)}
+    for task, truth in (("D", gold.gold_d), ("P", gold.gold_p)):
+        ranked: dict[str, list[str]] = {}
+        shown: dict[str, list[str]] = {}
+        for p in predictions:
+            if p.task == task:
+                ranked.setdefault(p.doc_id, []).append(p.code)
+                if p.shown:
+                    shown.setdefault(p.doc_id, []).append(p.code)
+        prf = micro_prf(shown, truth)
+        report[task] = {
+            "map": round(mean_average_precision(ranked, truth), 4),
+            "precision": round(prf.precision, 4),
+            "recall": round(prf.recall, 4),
+            "f1": round(prf.f1, 4),
+        }
+    report["seconds_per_doc"] = round(seconds / max(len(texts), 1), 4)
+    if out is not None:
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, delimiter="\t")
+            writer.writerow(["doc_id", "task", "code", "rank", "confidence", "shown"])
+            for p in predictions:
+                writer.writerow(
+                    [p.doc_id, p.task, p.code, p.rank, f"{p.confidence:.4f}", str(p.shown).lower()]
+                )
+    return report

@@ -1,0 +1,48 @@
+"""medspaCy ConText and sections over mention spans."""
+
+from __future__ import annotations
+
+import pytest
+
+from cac.nlp.context import AssertionAnnotator
+
+
+@pytest.fixture(scope="module")
+def annotator() -> AssertionAnnotator:
+    return AssertionAnnotator()
+
+
+@pytest.mark.parametrize(
+    ("text", "mention", "assertion"),
+    [
+        ("No evidence of pneumonia.", "pneumonia", "negated"),
+        ("Mother had breast cancer.", "breast cancer", "family"),
+        ("Probable pneumonia.", "pneumonia", "possible"),
+        ("Rule out appendicitis.", "appendicitis", "possible"),
+        ("History of kidney stones.", "kidney stones", "historical"),
+        ("s/p lap chole", "lap chole", "historical"),
+        ("Patient presents with pneumonia.", "pneumonia", "present"),
+        (
+            "Type 2 diabetes mellitus without complications.",
+            "Type 2 diabetes mellitus without complications",
+            "present",
+        ),
+    ],
+)
+def test_assertions(annotator: AssertionAnnotator, text: str, mention: str, assertion: str) -> None:
+    start = text.index(mention)
+    (span,) = annotator.annotate(text, [(start, start + len(mention))])
+    assert span.assertion == assertion
+
+
+def test_family_history_section(annotator: AssertionAnnotator) -> None:
+    text = "Family history: diabetes.\nHPI: chest pain."
+    spans = annotator.annotate(text, [(16, 24), (text.index("chest"), text.index("chest") + 10)])
+    assert spans[0].assertion == "family" and spans[0].section == "family_history"
+    assert spans[1].assertion == "present"
+
+
+def test_overlapping_mentions_each_get_an_assertion(annotator: AssertionAnnotator) -> None:
+    text = "No renal colic."
+    spans = annotator.annotate(text, [(3, 14), (9, 14)])
+    assert [s.assertion for s in spans] == ["negated", "negated"]
