@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import track
 
 from cac.pipeline import Coder
-from eval.codiesp import DEFAULT_DIR, load_split
+from eval.codiesp import DEFAULT_DIR, load_texts
 
 REPORT = Path(__file__).parent / "reports" / "bench_coder.json"
 
@@ -22,7 +22,7 @@ def main() -> None:
     start = time.perf_counter()
     coder = Coder.load()
     load_seconds = time.perf_counter() - start
-    texts = load_split(DEFAULT_DIR, "dev").texts
+    texts = load_texts(DEFAULT_DIR, "dev")
     coder.code("warm up note with pneumonia.")
     timings = []
     for text in track(list(texts.values()), "coding dev", console=console):

@@ -40,16 +40,15 @@ def _read_gold(path: Path) -> dict[str, list[str]]:
     return dict(gold)
 
 
-def load_split(data_dir: Path, split: str) -> CodiEspSplit:
-    """Read one split of the CodiEsp layout.
+def load_texts(data_dir: Path, split: str) -> dict[str, str]:
+    """The English texts of one split, without touching its gold files.
 
     Raises:
         CacError: for an unknown split or a directory that does not hold the CodiEsp layout.
     """
     if split not in SPLITS:
         raise CacError(f"unknown CodiEsp split {split!r}; use one of {', '.join(SPLITS)}")
-    root = data_dir / split
-    text_dir = root / "text_files_en"
+    text_dir = data_dir / split / "text_files_en"
     if not text_dir.is_dir():
         raise CacError(
             f"no CodiEsp {split} texts at {text_dir} (expected DIR/{split}/text_files_en)"
@@ -57,9 +56,19 @@ def load_split(data_dir: Path, split: str) -> CodiEspSplit:
     texts = {p.stem: p.read_text(encoding="utf-8") for p in sorted(text_dir.glob("*.txt"))}
     if not texts:
         raise CacError(f"no .txt files in {text_dir}")
+    return texts
+
+
+def load_split(data_dir: Path, split: str) -> CodiEspSplit:
+    """Read one split of the CodiEsp layout, texts and gold.
+
+    Raises:
+        CacError: for an unknown split or a directory that does not hold the CodiEsp layout.
+    """
+    root = data_dir / split
     return CodiEspSplit(
         name=split,
-        texts=texts,
+        texts=load_texts(data_dir, split),
         gold_d=_read_gold(root / f"{split}D.tsv"),
         gold_p=_read_gold(root / f"{split}P.tsv"),
     )

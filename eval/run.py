@@ -16,7 +16,7 @@ from rich.progress import track
 
 from cac.codesets.records import System
 from cac.pipeline import Coder
-from eval.codiesp import DEFAULT_DIR, load_split
+from eval.codiesp import DEFAULT_DIR, load_split, load_texts
 from eval.crosswalk import Crosswalk
 from eval.scoring import mean_average_precision, micro_prf
 
@@ -54,7 +54,7 @@ def predict(coder: Coder, texts: dict[str, str], crosswalk: Crosswalk) -> list[P
 def evaluate(split: str, data_dir: Path = DEFAULT_DIR, out: Path | None = None) -> dict[str, Any]:
     """Code every document of ``split`` and score D and P (MAP, shown-list P/R/F1)."""
     coder = Coder.load()
-    texts = load_split(data_dir, split).texts
+    texts = load_texts(data_dir, split)
     train = load_split(DEFAULT_DIR, "train")
     crosswalk = Crosswalk(coder.kb, [c for codes in train.gold_d.values() for c in codes])
     start = time.perf_counter()
