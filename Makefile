@@ -33,7 +33,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check cac tests eval
+	$(BIN)/ruff check cac tests eval training
 	$(BIN)/ruff format --check cac
 	$(BIN)/mypy cac
 

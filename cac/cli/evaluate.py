@@ -40,3 +40,29 @@ def codiesp(
             f"F1 {m['f1']:.3f}"
         )
     console.print(f"{report['docs']} docs, {report['seconds_per_doc']:.3f} s/doc")
+
+
+@app.command("mentions")
+@fail_cleanly
+def mentions(
+    brat: Annotated[
+        Path | None, typer.Option("--brat", help="Folder of brat .txt/.ann (default: MACCROBAT).")
+    ] = None,
+    all_docs: Annotated[
+        bool, typer.Option("--all", help="Score every document, not only cac's dev slice.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Score DIAGNOSIS / PROCEDURE mention spans against brat files (exact and overlap)."""
+    from eval.brat import DEFAULT_DIR, evaluate_mentions
+
+    directory = brat or DEFAULT_DIR
+    report = evaluate_mentions(directory, only_dev_slice=brat is None and not all_docs)
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    for mode in ("exact", "overlap"):
+        for label, m in report[mode].items():  # type: ignore[attr-defined]
+            console.print(
+                f"{mode:8} {label:10} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}"
+            )
