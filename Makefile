@@ -9,7 +9,7 @@ WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 export CAC_HOME ?= $(CURDIR)/var
 
-.PHONY: setup kb run test lint typecheck bench-kb bench eval lexicon clean
+.PHONY: setup kb run test lint typecheck bench-kb bench eval lexicon models clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,10 @@ bench-kb: kb
 # Rebuilds models/lexicon.json.gz from the knowledge base and CodiEsp train (~4 min).
 lexicon: kb
 	$(BIN)/python -m training.lexicon
+
+# Fine-tunes the MiniLM mention tagger on MACCROBAT into models/mention/ (not committed).
+models: setup
+	$(BIN)/python -m training.mention_model
 
 eval: kb
 	$(BIN)/python -m eval.report
