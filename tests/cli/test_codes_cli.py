@@ -9,16 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cac.cli.main import app
-from cac.config import get_settings
 
 runner = CliRunner()
 pytestmark = pytest.mark.kb
-
-
-@pytest.fixture(autouse=True)
-def _home(real_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CAC_HOME", str(real_home))
-    get_settings.cache_clear()
 
 
 def _json(*args: str) -> dict[str, object]:
