@@ -18,6 +18,9 @@ class Settings(BaseSettings):
             ``CAC_HCPCS_FILE``.
         cpt_file: A licensed CPT file (tab-separated ``code<TAB>descriptor``, see
             ``cac.codesets.cpt``). Without it only the built-in demo set is used. ``CAC_CPT_FILE``.
+        database_url: SQLAlchemy URL of the service database (notes, suggestions, decisions,
+            audit, API keys), e.g. ``postgresql://user:pass@host/cac``. ``CAC_DATABASE_URL``,
+            default an SQLite file ``$CAC_HOME/cac.sqlite3``.
     """
 
     model_config = SettingsConfigDict(env_prefix="CAC_", env_file=".env", extra="ignore")
@@ -25,11 +28,17 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path("var"), description="Directory for built artifacts.")
     hcpcs_file: Path | None = Field(default=None, description="CMS alpha-numeric HCPCS file.")
     cpt_file: Path | None = Field(default=None, description="Licensed CPT code/descriptor file.")
+    database_url: str | None = Field(default=None, description="Service database URL.")
 
     @property
     def kb_dir(self) -> Path:
         """Directory of the compiled knowledge base."""
         return self.home / "kb"
+
+    @property
+    def database(self) -> str:
+        """The service database URL: ``CAC_DATABASE_URL``, else SQLite under ``CAC_HOME``."""
+        return self.database_url or f"sqlite:///{(self.home / 'cac.sqlite3').resolve()}"
 
 
 @lru_cache(maxsize=1)

@@ -23,3 +23,11 @@ class UnknownSystemError(CacError):
 
 class UnknownCodeError(CacError):
     """A code that does not exist in the named system."""
+
+
+class NotFoundError(CacError):
+    """A stored object (note, suggestion, API key) that does not exist."""
+
+
+class ConflictError(CacError):
+    """The request conflicts with what is stored (a decision already made, a name in use)."""

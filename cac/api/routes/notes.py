@@ -1,0 +1,153 @@
+"""``/v1/notes``: post a note (JSON or FHIR), read it, its suggestions and audit; add codes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from cac.api import services as svc
+from cac.api import views
+from cac.api.context import current_request_id
+from cac.api.deps import AuditReader, CoderDep, Decider, KbDep, NoteReader, NoteWriter, ServicesDep
+from cac.api.fhir import DocumentReference
+from cac.api.intake import FHIR_JSON, JSON, read_note, require_json
+from cac.api.schemas.decisions import AddCodeIn, AuditOut, DecisionResult, SuggestionList
+from cac.api.schemas.notes import FHIR_EXAMPLE, NOTE_EXAMPLE, NoteDetailOut, NoteIn, NoteOut
+from cac.api.schemas.problems import problem_responses
+from cac.api.state import Services
+from cac.db import notes
+
+router = APIRouter(prefix="/v1/notes", tags=["notes"])
+
+NoteId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The note's id (one version).")]
+
+_NOTE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            JSON: {
+                "schema": {"$ref": "#/components/schemas/NoteIn"},
+                "examples": {"note": {"summary": "A plain JSON note", "value": NOTE_EXAMPLE}},
+            },
+            FHIR_JSON: {
+                "schema": {"$ref": "#/components/schemas/DocumentReference"},
+                "examples": {
+                    "document_reference": {
+                        "summary": "A FHIR R4 DocumentReference, text/plain, base64",
+                        "value": FHIR_EXAMPLE,
+                    }
+                },
+            },
+        },
+    }
+}
+# Schemas referenced only from the hand-written request body above; the app adds them.
+EXTRA_SCHEMAS = (NoteIn, DocumentReference)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=NoteOut,
+    summary="Post a note and code it",
+    description=(
+        "Codes the note synchronously and returns it with its suggestions: **201** for a new "
+        "note or a new version (same `external_id`, different text), **200** with the stored "
+        "note when the same `external_id` and text were posted before. Send `application/json` "
+        "(`NoteIn`) or a FHIR R4 `DocumentReference` with a `text/plain` attachment as "
+        "`application/fhir+json` (its first identifier becomes `external_id`, `subject` the "
+        "patient, `context.encounter[0]` the encounter; `setting` from the query). Text: "
+        "non-empty, at most 100,000 characters."
+    ),
+    responses={
+        200: {"model": NoteOut, "description": "Same note posted again: the stored version"},
+        **problem_responses(400, 401, 403, 413, 415, 422, 503),
+    },
+    openapi_extra=_NOTE_BODY,
+)
+async def post_note(
+    request: Request,
+    response: Response,
+    principal: NoteWriter,
+    services: ServicesDep,
+    coder: CoderDep,
+    setting: Annotated[
+        Literal["inpatient", "outpatient"],
+        Query(description="Setting for FHIR bodies (JSON bodies carry their own)."),
+    ] = "inpatient",
+) -> NoteOut:
+    note = await read_note(request, setting)
+    note_id, created = await run_in_threadpool(
+        svc.submit_note, services, coder, note, principal.name, current_request_id()
+    )
+    response.status_code = 201 if created else 200
+    if created:
+        response.headers["Location"] = f"/v1/notes/{note_id}"
+    return await run_in_threadpool(_view, services, note_id, False)
+
+
+def _view(services: Services, note_id: int, with_text: bool) -> NoteOut:
+    with services.db.read() as session:
+        return views.note_out(session, notes.get_note(session, note_id), with_text=with_text)
+
+
+@router.get(
+    "/{note_id}",
+    response_model=NoteDetailOut,
+    summary="A note: text, versions, suggestions and decided codes",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_note(note_id: NoteId, _: NoteReader, services: ServicesDep) -> NoteOut:
+    return _view(services, note_id, True)
+
+
+@router.get(
+    "/{note_id}/suggestions",
+    response_model=SuggestionList,
+    summary="A note's suggestions with evidence, status and active decision",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_suggestions(note_id: NoteId, _: NoteReader, services: ServicesDep) -> SuggestionList:
+    with services.db.read() as session:
+        note = notes.get_note(session, note_id)
+        return SuggestionList(note_id=note.id, suggestions=views.suggestion_list(session, note))
+
+
+@router.post(
+    "/{note_id}/codes",
+    status_code=201,
+    response_model=DecisionResult,
+    summary="Add a code the model missed",
+    description="Stored as a suggestion of origin `coder`, status `accepted`, with an `add` "
+    "decision carrying the coder (from the key) and reason. The code must be billable and "
+    "active; evidence offsets must lie inside the note.",
+    dependencies=[Depends(require_json)],
+    responses=problem_responses(400, 401, 403, 404, 409, 415, 422, 503),
+)
+def add_code(
+    note_id: NoteId,
+    body: AddCodeIn,
+    principal: Decider,
+    services: ServicesDep,
+    kb: KbDep,
+) -> DecisionResult:
+    suggestion, decision, note = svc.add_code(
+        services, kb, note_id, body, principal.name, current_request_id()
+    )
+    return DecisionResult(
+        decision=views.decision_out(decision),
+        suggestion=views.suggestion_out(suggestion, note.text, decision),
+    )
+
+
+@router.get(
+    "/{note_id}/audit",
+    response_model=AuditOut,
+    summary="The append-only history of the note",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_audit(note_id: NoteId, _: AuditReader, services: ServicesDep) -> AuditOut:
+    with services.db.read() as session:
+        return AuditOut(note_id=note_id, events=views.history(session, note_id))

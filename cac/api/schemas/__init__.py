@@ -1,0 +1,1 @@
+"""API request and response schemas (pydantic), separate from the ORM models."""

@@ -1,0 +1,210 @@
+"""Suggestions, decisions, added codes and the audit history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_REASON = Field(default=None, max_length=2000, description="Why (kept in the audit).")
+
+
+class EvidenceOut(BaseModel):
+    start: int = Field(description="Character offset in the note text (inclusive).")
+    end: int = Field(description="Character offset in the note text (exclusive).")
+    text: str
+
+
+class DecisionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 17,
+                    "suggestion_id": 311,
+                    "note_id": 42,
+                    "sequence": 1,
+                    "action": "replace",
+                    "system": "icd10cm",
+                    "code": "J15.9",
+                    "reason": "culture grew gram-negative bacteria",
+                    "coder": "coder-jane",
+                    "supersedes": None,
+                    "created_at": "2026-11-27T10:20:00Z",
+                }
+            ]
+        }
+    )
+
+    id: int
+    suggestion_id: int
+    note_id: int
+    sequence: int = Field(description="1 for the first decision, then 2, 3... when superseded.")
+    action: Literal["accept", "reject", "replace", "add"]
+    system: str | None = Field(
+        description="The replacement's system (replace) or the code's (add)."
+    )
+    code: str | None = Field(description="The replacement code (replace) or added code (add).")
+    reason: str | None
+    coder: str = Field(description="Name of the API key that decided.")
+    supersedes: int | None = Field(description="The decision this one replaced, if any.")
+    created_at: datetime
+
+
+class SuggestionOut(BaseModel):
+    id: int
+    note_id: int
+    system: str
+    code: str
+    description: str
+    confidence: float | None = Field(description="Model confidence; null for coder-added codes.")
+    evidence: list[EvidenceOut]
+    assertion: str | None
+    demo: bool = Field(description="CPT demo description, not AMA text.")
+    needs_specificity: bool
+    shown: bool = Field(description="In the list a coder reviews (the rest is the ranked tail).")
+    origin: Literal["model", "coder"]
+    status: Literal["pending", "accepted", "rejected", "replaced"]
+    model_version: str | None
+    decision: DecisionOut | None = Field(description="The active (latest) decision.")
+
+
+class SuggestionList(BaseModel):
+    note_id: int
+    suggestions: list[SuggestionOut]
+
+
+class DecisionIn(BaseModel):
+    """A coder's decision on one suggestion."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"action": "accept"},
+                {"action": "reject", "reason": "ruled out on imaging"},
+                {"action": "replace", "code": "J15.9", "reason": "gram-negative on culture"},
+                {"action": "accept", "supersede": True, "reason": "second look"},
+            ]
+        },
+    )
+
+    action: Literal["accept", "reject", "replace"]
+    code: str | None = Field(default=None, description="The replacement code (replace only).")
+    system: str | None = Field(
+        default=None, description="The replacement's system (replace only; default: the same)."
+    )
+    reason: str | None = _REASON
+    supersede: bool = Field(
+        default=False,
+        description="Replace an earlier decision on this suggestion (both stay in the audit); "
+        "without it a second decision is a 409.",
+    )
+
+    @model_validator(mode="after")
+    def _code_only_for_replace(self) -> DecisionIn:
+        if self.action == "replace" and not self.code:
+            raise ValueError("a replace needs the replacement 'code'")
+        if self.action != "replace" and (self.code is not None or self.system is not None):
+            raise ValueError("'code' and 'system' go only with action 'replace'")
+        return self
+
+
+class DecisionResult(BaseModel):
+    decision: DecisionOut
+    suggestion: SuggestionOut
+
+
+class SpanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SpanIn:
+        if self.end <= self.start:
+            raise ValueError("'end' must be greater than 'start'")
+        return self
+
+
+class AddCodeIn(BaseModel):
+    """A code the model missed, added by a coder."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "system": "icd10cm",
+                    "code": "E11.9",
+                    "evidence": [{"start": 19, "end": 46}],
+                    "reason": "diabetes documented in history",
+                }
+            ]
+        },
+    )
+
+    system: str = Field(description="icd10cm, icd10pcs, hcpcs or cpt.")
+    code: str = Field(description="A billable, active code, with or without the ICD dot.")
+    evidence: list[SpanIn] = Field(default_factory=list, max_length=50)
+    reason: str | None = _REASON
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    at: datetime
+    action: str = Field(
+        description="note.created, note.coded, note.reposted, suggestion.decided, code.added."
+    )
+    actor: str = Field(description="Name of the API key.")
+    suggestion_id: int | None
+    decision_id: int | None
+    details: dict[str, Any] = Field(description="Ids, codes, reasons; never note text.")
+    request_id: str | None
+
+
+class AuditOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "note_id": 42,
+                    "events": [
+                        {
+                            "id": 1,
+                            "at": "2026-11-27T10:15:00Z",
+                            "action": "note.created",
+                            "actor": "epic-bridge",
+                            "suggestion_id": None,
+                            "decision_id": None,
+                            "details": {"external_id": "enc-1", "version": 1, "source": "json"},
+                            "request_id": "5f0c9f6e2b7d4f0e9a1c3d2b1a0f9e8d",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    note_id: int
+    events: list[AuditEventOut]
+
+
+class DecisionExport(DecisionOut):
+    """A decision with what it decided on, for training exports (no note text)."""
+
+    suggestion_system: str
+    suggestion_code: str
+    suggestion_origin: Literal["model", "coder"]
+    model_version: str | None
+    external_id: str
+    note_version: int
+
+
+class DecisionExportPage(BaseModel):
+    decisions: list[DecisionExport]
+    next_after: int | None = Field(
+        description="Pass as `after` for the next page; null at the end."
+    )
