@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import cac
-from cac.api import errors
+from cac.api import docs, errors
 from cac.api.metrics import Metrics
 from cac.api.middleware import RequestMiddleware
 from cac.api.routes import codes, exports, health, notes, suggestions
@@ -101,6 +101,8 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     for error_class in (errors.ApiError, CacError, RequestValidationError, StarletteHTTPException):
@@ -108,6 +110,7 @@ def create_app(
     app.add_middleware(RequestMiddleware, metrics=services.metrics, max_body_bytes=MAX_BODY_BYTES)
     for module in (notes, suggestions, codes, exports, health):
         app.include_router(module.router)
+    docs.install(app)
     app.openapi = _openapi_with_extra_schemas(app)  # type: ignore[method-assign]
     return app
 
