@@ -17,6 +17,7 @@ from cac.api import docs, errors
 from cac.api.metrics import Metrics
 from cac.api.middleware import RequestMiddleware
 from cac.api.routes import codes, exports, health, notes, suggestions
+from cac.api.schemas.problems import Problem
 from cac.api.state import NoteCoder, Services
 from cac.config import Settings, get_settings
 from cac.db.engine import Database
@@ -116,7 +117,8 @@ def create_app(
 
 
 def _openapi_with_extra_schemas(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """OpenAPI plus the schemas that only the hand-written note request body refers to."""
+    """OpenAPI plus the schemas that only hand-written parts refer to: the note request body
+    and the problem+json error responses."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -129,7 +131,7 @@ def _openapi_with_extra_schemas(app: FastAPI) -> Callable[[], dict[str, Any]]:
             tags=app.openapi_tags,
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in notes.EXTRA_SCHEMAS:
+        for model in (*notes.EXTRA_SCHEMAS, Problem):
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema

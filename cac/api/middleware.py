@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from starlette.datastructures import Headers
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cac.api.context import REQUEST_ID_HEADER, new_request_id, request_id_var
@@ -82,7 +83,7 @@ class RequestMiddleware:
         )
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
-        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        route = _route_template(scope)
         method = scope["method"]
         self.metrics.observe_request(method, route, status, seconds)
         principal = scope.get("state", {}).get("principal")
@@ -102,3 +103,14 @@ class RequestMiddleware:
                 }
             },
         )
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's path template (``/v1/notes/{note_id}``), never the raw path."""
+    route = scope.get("route")
+    if route is None:  # plain Starlette routes (/openapi.json, /docs) do not record themselves
+        for candidate in getattr(scope.get("app"), "routes", ()):
+            if candidate.matches(scope)[0] is Match.FULL:
+                route = candidate
+                break
+    return getattr(route, "path", None) or "unmatched"

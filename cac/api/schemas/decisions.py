@@ -5,9 +5,40 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 _REASON = Field(default=None, max_length=2000, description="Why (kept in the audit).")
+
+DECISION_EXAMPLE: dict[str, JsonValue] = {
+    "id": 17,
+    "suggestion_id": 311,
+    "note_id": 42,
+    "sequence": 1,
+    "action": "replace",
+    "system": "icd10cm",
+    "code": "J15.9",
+    "reason": "culture grew gram-negative bacteria",
+    "coder": "coder-jane",
+    "supersedes": None,
+    "created_at": "2026-11-27T10:20:00Z",
+}
+SUGGESTION_EXAMPLE: dict[str, JsonValue] = {
+    "id": 311,
+    "note_id": 42,
+    "system": "icd10cm",
+    "code": "J18.9",
+    "description": "Pneumonia, unspecified organism",
+    "confidence": 0.82,
+    "evidence": [{"start": 78, "end": 87, "text": "pneumonia"}],
+    "assertion": "present",
+    "demo": False,
+    "needs_specificity": False,
+    "shown": True,
+    "origin": "model",
+    "status": "replaced",
+    "model_version": "lexicon-context/1;kb=3f9a1c0d2b7e",
+    "decision": DECISION_EXAMPLE,
+}
 
 
 class EvidenceOut(BaseModel):
@@ -17,25 +48,7 @@ class EvidenceOut(BaseModel):
 
 
 class DecisionOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": 17,
-                    "suggestion_id": 311,
-                    "note_id": 42,
-                    "sequence": 1,
-                    "action": "replace",
-                    "system": "icd10cm",
-                    "code": "J15.9",
-                    "reason": "culture grew gram-negative bacteria",
-                    "coder": "coder-jane",
-                    "supersedes": None,
-                    "created_at": "2026-11-27T10:20:00Z",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [DECISION_EXAMPLE]})
 
     id: int
     suggestion_id: int
@@ -53,6 +66,8 @@ class DecisionOut(BaseModel):
 
 
 class SuggestionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [SUGGESTION_EXAMPLE]})
+
     id: int
     note_id: int
     system: str
@@ -71,6 +86,10 @@ class SuggestionOut(BaseModel):
 
 
 class SuggestionList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note_id": 42, "suggestions": [SUGGESTION_EXAMPLE]}]}
+    )
+
     note_id: int
     suggestions: list[SuggestionOut]
 
@@ -112,6 +131,12 @@ class DecisionIn(BaseModel):
 
 
 class DecisionResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"decision": DECISION_EXAMPLE, "suggestion": SUGGESTION_EXAMPLE}]
+        }
+    )
+
     decision: DecisionOut
     suggestion: SuggestionOut
 
@@ -204,6 +229,27 @@ class DecisionExport(DecisionOut):
 
 
 class DecisionExportPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "decisions": [
+                        {
+                            **DECISION_EXAMPLE,
+                            "suggestion_system": "icd10cm",
+                            "suggestion_code": "J18.9",
+                            "suggestion_origin": "model",
+                            "model_version": "lexicon-context/1;kb=3f9a1c0d2b7e",
+                            "external_id": "enc-2026-000123/discharge-summary",
+                            "note_version": 1,
+                        }
+                    ],
+                    "next_after": None,
+                }
+            ]
+        }
+    )
+
     decisions: list[DecisionExport]
     next_after: int | None = Field(
         description="Pass as `after` for the next page; null at the end."

@@ -55,9 +55,19 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
     return {
         status: {
-            "model": Problem,
             "description": descriptions.get(status, "Error"),
-            "content": {"application/problem+json": {}},
+            "content": {
+                "application/problem+json": {
+                    "schema": {"$ref": "#/components/schemas/Problem"},
+                    "example": {
+                        "type": "urn:cac:problem:...",
+                        "title": descriptions.get(status, "Error"),
+                        "status": status,
+                        "detail": "what went wrong and how to fix it",
+                        "request_id": "5f0c9f6e2b7d4f0e9a1c3d2b1a0f9e8d",
+                    },
+                }
+            },
         }
         for status in statuses
     }

@@ -1,0 +1,182 @@
+"""Service tests: an app per test on a fresh SQLite file or PostgreSQL database (both backends),
+keys for every role, a small deterministic coder for most tests and the real one where it
+matters. Every note text here carries ``PHI``; the service log of the session must not."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from cac.api.app import create_app
+from cac.api.logs import JsonFormatter, RequestContextFilter
+from cac.codesets.records import System
+from cac.config import Settings
+from cac.db.engine import Database
+from cac.db.keys import Role, create_key, revoke_key
+from cac.db.migrate import upgrade
+from cac.db.models import AuditEvent, Decision, Note, Suggestion
+from cac.kb.store import KnowledgeBase
+from cac.pipeline import Coder, CodingResult, Evidence
+from cac.pipeline import Suggestion as CoderSuggestion
+from tests.postgres import fresh_database
+
+PHI = "Quokkabrook"  # a surname in every test note; it must never reach a log line
+BACKENDS = ["sqlite", "postgres"]
+
+
+def note_text(body: str = "Admitted with community acquired pneumonia.") -> str:
+    return f"Patient Jane {PHI}, 64. {body}"
+
+
+class FakeCoder:
+    """Suggests a fixed code for each keyword present, with the keyword as evidence."""
+
+    model_info: ClassVar[dict[str, str]] = {"pipeline": "fake/1", "kb": "test"}
+    KEYWORDS: ClassVar[dict[str, tuple[System, str, str]]] = {
+        "pneumonia": (System.ICD10CM, "J18.9", "Pneumonia, unspecified organism"),
+        "diabetes": (System.ICD10CM, "E11.9", "Type 2 diabetes mellitus without complications"),
+        "hypertension": (System.ICD10CM, "I10", "Essential (primary) hypertension"),
+        "appendectomy": (System.ICD10PCS, "0DTJ4ZZ", "Resection of Appendix, Endo"),
+        "crutches": (System.HCPCS, "E0110", "Crutches, forearm, pair"),
+        "headache": (System.ICD10CM, "R51.9", "Headache, unspecified"),
+    }
+
+    def code(self, text: str, setting: str = "inpatient") -> CodingResult:
+        suggestions = []
+        for rank, (word, (system, code, title)) in enumerate(self.KEYWORDS.items()):
+            start = text.lower().find(word)
+            if start < 0:
+                continue
+            evidence = (Evidence(start, start + len(word), text[start : start + len(word)]),)
+            suggestions.append(
+                CoderSuggestion(
+                    system, code, title, 0.9 - rank / 20, evidence, "present", False, False, True
+                )
+            )
+        return CodingResult(suggestions, [], dict(self.model_info))
+
+
+@dataclass
+class Api:
+    """A running app (TestClient) with one key per role, plus a revoked one."""
+
+    client: TestClient
+    db: Database
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+    def post_note(
+        self,
+        text: str | None = None,
+        external_id: str = "enc-1/note",
+        setting: str = "inpatient",
+        role: str = "ehr",
+        **extra: Any,
+    ) -> httpx.Response:
+        body = {"external_id": external_id, "text": text or note_text(), "setting": setting}
+        return self.client.post("/v1/notes", json={**body, **extra}, headers=self.auth(role))
+
+    def decide(self, suggestion_id: int, role: str = "coder", **body: Any) -> httpx.Response:
+        return self.client.post(
+            f"/v1/suggestions/{suggestion_id}/decision", json=body, headers=self.auth(role)
+        )
+
+    def counts(self) -> dict[str, int]:
+        with self.db.read() as session:
+            return {
+                model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+                for model in (Note, Suggestion, Decision, AuditEvent)
+            }
+
+
+def create_keys(db: Database) -> dict[str, str]:
+    keys = {role.value: create_key(db, f"{role.value}-key", role) for role in Role}
+    keys["revoked"] = create_key(db, "old-key", Role.ADMIN)
+    revoke_key(db, "old-key")
+    return keys
+
+
+@contextlib.contextmanager
+def database(backend: str, tmp: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, migrated database URL of the backend."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp / 'cac.sqlite3'}"
+        db = Database(url)
+        upgrade(db)
+        db.dispose()
+        yield url
+        return
+    with fresh_database(request.getfixturevalue("postgres_server")) as url:
+        db = Database(url)
+        upgrade(db)
+        db.dispose()
+        yield url
+
+
+@contextlib.contextmanager
+def running_api(url: str, home: Path, coder: Any, kb: KnowledgeBase) -> Iterator[Api]:
+    settings = Settings(home=home, database_url=url)
+    keys_db = Database(url)
+    keys = create_keys(keys_db)
+    keys_db.dispose()
+    app = create_app(settings, coder=coder, kb=kb)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client, app.state.services.db, keys)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with database(request.param, tmp_path, request) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def fake_coder() -> FakeCoder:
+    return FakeCoder()
+
+
+@pytest.fixture(scope="session")
+def real_coder(real_home: Path) -> Coder:
+    """The real pipeline, loaded once for the session (several seconds, ~0.5 GB)."""
+    return Coder.load(real_home / "kb")
+
+
+@pytest.fixture
+def api(
+    database_url: str, tmp_path: Path, fake_coder: FakeCoder, real_kb: KnowledgeBase
+) -> Iterator[Api]:
+    with running_api(database_url, tmp_path, fake_coder, real_kb) as running:
+        yield running
+
+
+@pytest.fixture(scope="session", autouse=True)
+def service_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every log record of the in-process service tests, as the service writes them; at the
+    end no line may contain note text."""
+    path = tmp_path_factory.mktemp("service-log") / "service.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestContextFilter())
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield path
+    root.removeHandler(handler)
+    root.setLevel(previous)
+    handler.close()
+    text = path.read_text(encoding="utf-8")
+    assert '"cac.api.access"' in text, "the service log caught no access lines"
+    assert PHI not in text, "note text reached the service log"

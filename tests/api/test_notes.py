@@ -1,0 +1,131 @@
+"""Posting notes (JSON and FHIR), idempotent re-posts, versions, reading them back."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cac.kb.store import KnowledgeBase
+from cac.pipeline import Coder
+from tests.api.conftest import Api, note_text, running_api
+
+CLINICAL = note_text(
+    "History of type 2 diabetes mellitus and essential hypertension. Admitted with community "
+    "acquired pneumonia, treated with IV antibiotics. Denies chest pain."
+)
+
+
+@pytest.fixture
+def real_api(
+    database_url: str, tmp_path: Path, real_coder: Coder, real_kb: KnowledgeBase
+) -> Iterator[Api]:
+    with running_api(database_url, tmp_path, real_coder, real_kb) as running:
+        yield running
+
+
+def test_posting_a_note_returns_suggestions_from_the_real_coder(real_api: Api) -> None:
+    response = real_api.post_note(CLINICAL, patient_ref="Patient/8841")
+
+    assert response.status_code == 201, response.text
+    note = response.json()
+    assert response.headers["location"] == f"/v1/notes/{note['id']}"
+    assert note["version"] == 1 and note["patient_ref"] == "Patient/8841"
+    codes = {(s["system"], s["code"]) for s in note["suggestions"]}
+    assert ("icd10cm", "E11.9") in codes
+    assert ("icd10cm", "J18.9") in codes
+    for suggestion in note["suggestions"]:
+        assert suggestion["status"] == "pending"
+        assert suggestion["model_version"]
+        for evidence in suggestion["evidence"]:
+            assert CLINICAL[evidence["start"] : evidence["end"]] == evidence["text"]
+    stored = real_api.client.get(
+        f"/v1/notes/{note['id']}/suggestions", headers=real_api.auth("coder")
+    ).json()
+    assert [s["id"] for s in stored["suggestions"]] == [s["id"] for s in note["suggestions"]]
+
+
+def test_a_fhir_document_reference_is_coded(api: Api) -> None:
+    resource = {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "identifier": [{"system": "urn:oid:1.2.3", "value": "doc-77"}],
+        "subject": {"reference": "Patient/12"},
+        "context": {"encounter": [{"reference": "Encounter/99"}]},
+        "content": [
+            {"attachment": {"contentType": "application/pdf", "url": "http://x/doc.pdf"}},
+            {
+                "attachment": {
+                    "contentType": "text/plain; charset=utf-8",
+                    "data": base64.b64encode(note_text("Known hypertension.").encode()).decode(),
+                }
+            },
+        ],
+    }
+    response = api.client.post(
+        "/v1/notes?setting=outpatient",
+        json=resource,
+        headers={**api.auth("ehr"), "Content-Type": "application/fhir+json"},
+    )
+
+    assert response.status_code == 201, response.text
+    note = response.json()
+    assert note["external_id"] == "urn:oid:1.2.3|doc-77"
+    assert (note["source"], note["setting"]) == ("fhir", "outpatient")
+    assert (note["patient_ref"], note["encounter_ref"]) == ("Patient/12", "Encounter/99")
+    assert [s["code"] for s in note["suggestions"]] == ["I10"]
+
+
+def test_posting_the_same_note_again_returns_the_stored_one(api: Api) -> None:
+    first = api.post_note()
+    before = api.counts()
+
+    again = api.post_note()
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["suggestions"] == first.json()["suggestions"]
+    after = api.counts()
+    assert after["notes"] == before["notes"] and after["suggestions"] == before["suggestions"]
+    audit = api.client.get(f"/v1/notes/{first.json()['id']}/audit", headers=api.auth("coder"))
+    assert [e["action"] for e in audit.json()["events"]][-1] == "note.reposted"
+
+
+def test_new_text_under_the_same_external_id_adds_a_version_and_keeps_the_old(api: Api) -> None:
+    old = api.post_note(note_text("Pneumonia.")).json()
+
+    response = api.post_note(note_text("Pneumonia and diabetes."))
+
+    assert response.status_code == 201
+    new = response.json()
+    assert new["id"] != old["id"] and new["version"] == 2
+    assert [v["version"] for v in new["versions"]] == [1, 2]
+    kept = api.client.get(f"/v1/notes/{old['id']}", headers=api.auth("ehr")).json()
+    assert kept["text"] == note_text("Pneumonia.")
+    assert [s["code"] for s in kept["suggestions"]] == ["J18.9"]
+
+
+def test_a_note_reads_back_with_its_text_and_decided_codes(api: Api) -> None:
+    note = api.post_note(note_text("Pneumonia and diabetes.")).json()
+    pneumonia, diabetes = note["suggestions"]
+    api.decide(pneumonia["id"], action="accept")
+    api.decide(diabetes["id"], action="replace", code="E11.65", reason="hyperglycaemia")
+
+    stored = api.client.get(f"/v1/notes/{note['id']}", headers=api.auth("coder")).json()
+
+    assert stored["text"] == note_text("Pneumonia and diabetes.")
+    assert stored["final_codes"] == [
+        {"system": "icd10cm", "code": "J18.9", "suggestion_id": pneumonia["id"]},
+        {"system": "icd10cm", "code": "E11.65", "suggestion_id": diabetes["id"]},
+    ]
+
+
+def test_every_response_carries_a_request_id(api: Api) -> None:
+    mine = api.client.get("/healthz", headers={"X-Request-ID": "trace-42"})
+    theirs = api.client.get("/v1/notes/1", headers=api.auth("ehr"))
+
+    assert mine.headers["x-request-id"] == "trace-42"
+    assert len(theirs.headers["x-request-id"]) == 32
+    assert theirs.json()["request_id"] == theirs.headers["x-request-id"]
