@@ -19,6 +19,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 MINI_ICD10CM = FIXTURES / "mini_icd10cm.xml"
 REPO = Path(__file__).parent.parent
 
+# The throwaway PostgreSQL server fixture for the service and database tests.
+pytest_plugins = ["tests.postgres"]
+
 
 def _mini_hcpcs() -> Iterator[CodeRecord]:
     yield CodeRecord(System.HCPCS, "E", "Durable medical equipment", kind="section", billable=False)
