@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from cac.kb.store import KnowledgeBase
 from cac.pipeline import Coder
-from tests.api.conftest import Api, note_text, running_api
+from tests.api.conftest import PHI, Api, note_text, running_api
 
 CLINICAL = note_text(
     "History of type 2 diabetes mellitus and essential hypertension. Admitted with community "
@@ -129,3 +130,21 @@ def test_every_response_carries_a_request_id(api: Api) -> None:
     assert mine.headers["x-request-id"] == "trace-42"
     assert len(theirs.headers["x-request-id"]) == 32
     assert theirs.json()["request_id"] == theirs.headers["x-request-id"]
+
+
+def test_the_service_log_carries_request_ids_and_no_note_text(api: Api, service_log: Path) -> None:
+    posted = api.post_note(note_text("Pneumonia."), external_id="logged-1")
+    refused = api.client.post(
+        "/v1/notes",
+        content=b'{"external_id": "x", "text": "' + note_text().encode(),
+        headers={**api.auth("ehr"), "Content-Type": "application/json"},
+    )
+
+    lines = [json.loads(line) for line in service_log.read_text().splitlines()]
+    by_request = {
+        line.get("request_id"): line for line in lines if line["logger"].endswith("access")
+    }
+    assert by_request[posted.headers["x-request-id"]]["http"]["route"] == "/v1/notes"
+    assert by_request[refused.headers["x-request-id"]]["http"]["status"] == 400
+    assert any(line["message"].startswith(f"note {posted.json()['id']} coded") for line in lines)
+    assert PHI not in service_log.read_text()
