@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -81,7 +91,7 @@ class Suggestion(Base):
     system: Mapped[str] = mapped_column(String(16))
     code: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(Text)
-    confidence: Mapped[float | None] = mapped_column(default=None)
+    confidence: Mapped[float | None] = mapped_column(Float, default=None)
     evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[start, end], ...]
     assertion: Mapped[str | None] = mapped_column(String(16), default=None)
     demo: Mapped[bool] = mapped_column(default=False)
