@@ -9,7 +9,7 @@ WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 export CAC_HOME ?= $(CURDIR)/var
 
-.PHONY: setup kb run test lint typecheck bench-kb bench eval lexicon models clean
+.PHONY: setup kb run test lint typecheck bench-kb bench bench-api eval lexicon models clean
 
 setup: $(STAMP)
 
@@ -27,7 +27,9 @@ kb: setup
 run: kb
 	$(BIN)/cac codes show icd10cm E11.9
 	$(BIN)/cac codes search "type 2 diabetes without complications" --system icd10cm --limit 5
-	@echo "cac is ready: try '$(BIN)/cac --help'. (The REST service arrives with the API issue.)"
+	@echo "Serving the REST API on http://127.0.0.1:8000 (docs at /docs, database under $(CAC_HOME))."
+	@echo "Create a key in another shell: $(BIN)/cac keys create --role admin --name me"
+	$(BIN)/cac serve --port 8000
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -53,6 +55,10 @@ eval: kb
 
 bench: kb
 	$(BIN)/python -m eval.bench_coder
+
+# 4 clients post CodiEsp dev notes to `cac serve` on loopback for 60 s (~1.5 min in all).
+bench-api: kb
+	$(BIN)/python -m eval.bench_api
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE = "urn:cac:problem:"
+INTERNAL = "internal"  # the slug of errors nobody raised on purpose: logged with their frames
 
 
 class ApiError(Exception):
@@ -149,7 +150,7 @@ def to_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, CacError):
         return ApiError(str(exc))
     error = ApiError("an unexpected error occurred; the request id identifies it in the logs")
-    error.status, error.slug, error.title = 500, "internal", "Internal server error"
+    error.status, error.slug, error.title = 500, INTERNAL, "Internal server error"
     return error
 
 
@@ -174,7 +175,7 @@ def problem_response(error: ApiError, instance: str | None = None) -> JSONRespon
 async def handle(request: Request, exc: Exception) -> JSONResponse:
     """The exception handler the app registers for every error class it maps."""
     error = to_api_error(exc)
-    if error.status >= 500:
+    if error.slug == INTERNAL:
         log_unexpected(exc)
     return problem_response(error, request.url.path)
 

@@ -12,7 +12,13 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cac.api.context import REQUEST_ID_HEADER, new_request_id, request_id_var
-from cac.api.errors import PayloadTooLarge, log_unexpected, problem_response, to_api_error
+from cac.api.errors import (
+    INTERNAL,
+    PayloadTooLarge,
+    log_unexpected,
+    problem_response,
+    to_api_error,
+)
 from cac.api.metrics import Metrics
 from cac.pipeline import MAX_TEXT_CHARS
 
@@ -68,7 +74,7 @@ class RequestMiddleware:
                 await self.app(scope, limited_receive, send_with_id)
         except Exception as exc:
             error = to_api_error(exc)
-            if error.status >= 500:
+            if error.slug == INTERNAL:
                 log_unexpected(exc)
             if not state["started"]:
                 await problem_response(error, scope["path"])(scope, receive, send_with_id)

@@ -148,3 +148,25 @@ def test_the_service_log_carries_request_ids_and_no_note_text(api: Api, service_
     assert by_request[refused.headers["x-request-id"]]["http"]["status"] == 400
     assert any(line["message"].startswith(f"note {posted.json()['id']} coded") for line in lines)
     assert PHI not in service_log.read_text()
+
+
+class _BrokenCoder:
+    def code(self, text: str, setting: str = "inpatient") -> None:
+        raise ValueError(f"cannot parse {text!r}")  # a message that quotes the note
+
+
+def test_an_unexpected_error_is_a_500_problem_and_logs_no_note_text(
+    database_url: str, tmp_path: Path, real_kb: KnowledgeBase, service_log: Path
+) -> None:
+    with running_api(database_url, tmp_path, _BrokenCoder(), real_kb) as broken:
+        response = broken.post_note(note_text("Pneumonia."), external_id="boom")
+        counts = broken.counts()
+
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"].startswith("an unexpected error occurred")
+    assert PHI not in response.text
+    assert counts["notes"] == 0
+    log = service_log.read_text()
+    assert f'"request_id": "{response.headers["x-request-id"]}"' in log
+    assert "unhandled ValueError" in log and PHI not in log
