@@ -69,6 +69,7 @@ def run(seconds: float, clients: int, database_url: str | None, log_path: Path) 
     db = Database(url_db)
     upgrade(db)
     key = create_key(db, f"bench-{uuid.uuid4().hex[:8]}", Role.EHR)
+    admin = create_key(db, f"bench-admin-{uuid.uuid4().hex[:8]}", Role.ADMIN)
     db.dispose()
     port = _free_port()
     env = {**os.environ, "CAC_DATABASE_URL": url_db}
@@ -92,10 +93,13 @@ def run(seconds: float, clients: int, database_url: str | None, log_path: Path) 
             base = f"http://127.0.0.1:{port}"
             ready_seconds = _wait_ready(base, key, server, 300)
             models = httpx.get(f"{base}/readyz", headers={"Authorization": f"Bearer {key}"})
+            load = _load(base, key, texts, seconds, clients)
+            metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {admin}"})
             return {
                 "ready_seconds": round(ready_seconds, 1),
                 "models": models.json()["models"],
-                **_load(base, key, texts, seconds, clients),
+                **load,
+                **_server_side(metrics.text),
             }
         finally:
             server.terminate()
@@ -160,6 +164,30 @@ def _load(base: str, key: str, texts: list[str], seconds: float, clients: int) -
         "errors": sum(errors.values()),
         "errors_by_kind": errors,
         "mean_note_chars": round(statistics.mean(len(t) for t in texts)),
+    }
+
+
+def _server_side(exposition: str) -> dict[str, float]:
+    """Mean time in the coding pipeline vs. mean time of a 201 ``POST /v1/notes``, as the
+    service measured them (warm-up posts included): the difference is the service's own cost."""
+    values: dict[str, float] = {}
+    for line in exposition.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name.startswith("cac_coding_duration_seconds_") or (
+            name.startswith("cac_http_request_duration_seconds_")
+            and 'route="/v1/notes"' in name
+            and 'status="201"' in name
+        ):
+            values[name.split("{")[0]] = float(value)
+    coding = values["cac_coding_duration_seconds_sum"] / values["cac_coding_duration_seconds_count"]
+    request = (
+        values["cac_http_request_duration_seconds_sum"]
+        / values["cac_http_request_duration_seconds_count"]
+    )
+    return {
+        "server_mean_request_ms": round(request * 1000, 1),
+        "server_mean_coding_ms": round(coding * 1000, 1),
+        "server_mean_overhead_ms": round((request - coding) * 1000, 1),
     }
 
 
