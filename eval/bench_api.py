@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -104,6 +105,7 @@ def run(seconds: float, clients: int, database_url: str | None, log_path: Path) 
         finally:
             server.terminate()
             server.wait(30)
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _load(base: str, key: str, texts: list[str], seconds: float, clients: int) -> dict[str, Any]:
