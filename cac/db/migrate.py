@@ -6,15 +6,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from cac.db.engine import Database
 
 SCRIPT_LOCATION = Path(__file__).parent.parent / "migrations"
 # Any constant: serialises concurrent start-ups of several workers on one PostgreSQL.
 _PG_LOCK_KEY = 7_354_012
+_VERSION_TABLE = "alembic_version"
 
 
 def _config() -> Config:
@@ -33,7 +33,9 @@ def head_revision() -> str:
 def current_revision(db: Database) -> str | None:
     """The migration the database is at, or None for an empty database."""
     with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table(_VERSION_TABLE):
+            return None
+        return conn.execute(text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalar()
 
 
 def upgrade(db: Database) -> None:
