@@ -44,8 +44,9 @@ class Services:
             start = time.perf_counter()
             try:
                 coder = load_coder()
-                kb = getattr(coder, "kb", None)
-                self.kb = kb if isinstance(kb, KnowledgeBase) else open_kb()
+                if self.kb is None:
+                    kb = getattr(coder, "kb", None)
+                    self.kb = kb if isinstance(kb, KnowledgeBase) else open_kb()
                 self.coder = coder
                 logger.info("models loaded in %.1f s", time.perf_counter() - start)
             except CacError as exc:

@@ -81,7 +81,8 @@ class Database:
                 "timeout": _SQLITE_BUSY_SECONDS,
             }
         else:
-            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+            # up to one connection per worker thread (anyio runs 40) under full load
+            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=30)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_connect)
