@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -e ".[dev]"
+	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -e ".[dev,spark]"
 	touch $(STAMP)
 
 kb: setup
