@@ -118,19 +118,3 @@ def score(pairs: Iterable[tuple[list[Span], list[Span]]]) -> dict[str, dict[str,
 
 def _overlaps(a: Span, b: Span) -> bool:
     return a[2] == b[2] and a[0] < b[1] and b[0] < a[1]
-
-
-def evaluate_mentions(directory: Path, only_dev_slice: bool) -> dict[str, object]:
-    """Predict mentions with ``cac.Coder`` on every document and score them against brat."""
-    from cac.pipeline import Coder
-
-    docs = read_dir(directory)
-    if only_dev_slice:
-        docs = dev_slice(docs)
-    coder = Coder.load()
-    pairs = []
-    for doc in docs:
-        mentions = coder.code(doc.text).mentions
-        predicted = longest_first((m.start, m.end, m.label) for m in mentions)
-        pairs.append((predicted, doc.spans))
-    return {"docs": len(docs), **score(pairs)}

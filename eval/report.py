@@ -1,40 +1,107 @@
-"""``make eval``: score the pipeline on CodiEsp dev and write a Markdown report."""
+"""``make eval``: score the pipeline on CodiEsp dev and on mention corpora; write a report.
+
+Writes under ``eval/reports/``: ``codiesp_dev.{md,json}``, the predictions TSV, a confidence
+reliability plot, a per-chapter recall plot, and ``mentions.json`` (MACCROBAT dev slice and
+BC5CDR test, for the coder's mentions, the tagger alone and the phrase matcher alone).
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from eval.run import evaluate
+from cac.pipeline import Coder
+from eval.mentions import SOURCES, corpus_docs, evaluate_docs, labels_of, predictor
+from eval.plots import (
+    expected_calibration_error,
+    plot_chapter_recall,
+    plot_reliability,
+    recall_by_chapter,
+    reliability,
+)
+from eval.run import run_split
 
 REPORTS = Path(__file__).parent / "reports"
+MENTION_CORPORA = ("maccrobat", "bc5cdr-test")
+
+
+def mention_scores(coder: Coder) -> dict[str, dict[str, Any]]:
+    """Overlap and exact scores per corpus and source (the tagger only when trained)."""
+    out: dict[str, dict[str, Any]] = {}
+    for corpus in MENTION_CORPORA:
+        docs = corpus_docs(corpus, None, all_docs=False)
+        for source in SOURCES:
+            if source == "tagger" and coder.tagger is None:
+                continue
+            report = evaluate_docs(docs, predictor(coder, source), labels_of(corpus))
+            out.setdefault(corpus, {})[source] = report
+    return out
 
 
 def main() -> None:
     REPORTS.mkdir(parents=True, exist_ok=True)
-    report = evaluate("dev", out=REPORTS / "codiesp_dev_predictions.tsv")
+    coder = Coder.load()
+    report, predictions, gold = run_split(
+        "dev", out=REPORTS / "codiesp_dev_predictions.tsv", coder=coder
+    )
+    curves = {"D": reliability(predictions, gold.gold_d, "D")}
+    curves["P"] = reliability(predictions, gold.gold_p, "P")
+    for task, bins in curves.items():
+        report[task]["ece"] = round(expected_calibration_error(bins), 4)
+    plot_reliability(curves, REPORTS / "reliability_dev.png")
+    chapters = recall_by_chapter(predictions, gold.gold_d)
+    plot_chapter_recall(chapters, REPORTS / "chapter_recall_dev.png")
+    report["model"] = coder.model_info
     (REPORTS / "codiesp_dev.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    mentions = mention_scores(coder)
+    (REPORTS / "mentions.json").write_text(json.dumps(mentions, indent=2) + "\n", encoding="utf-8")
     lines = [
-        "# CodiEsp dev (English), `make eval`",
+        "# Evaluation report, `make eval`",
         "",
-        f"Run {datetime.now(UTC).isoformat(timespec='seconds')}, {report['docs']} documents, "
-        f"{report['seconds_per_doc']} s per document (mean).",
+        f"Run {datetime.now(UTC).isoformat(timespec='seconds')}; model "
+        + ", ".join(f"{k} `{v}`" for k, v in coder.model_info.items())
+        + ".",
         "",
-        "| task | MAP | precision (shown) | recall (shown) | F1 (shown) |",
-        "| --- | --- | --- | --- | --- |",
+        f"## CodiEsp dev (English), {report['docs']} documents",
+        "",
+        f"{report['seconds_per_doc']} s per document (mean, whole pipeline, one process).",
+        "",
+        "| task | MAP | precision (shown) | recall (shown) | F1 (shown) | ECE (all ranked) |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for task in ("D", "P"):
         m = report[task]
-        cells = [m["map"], m["precision"], m["recall"], m["f1"]]
+        cells = [m["map"], m["precision"], m["recall"], m["f1"], m["ece"]]
         lines.append(f"| {task} | " + " | ".join(f"{v:.3f}" for v in cells) + " |")
     lines += [
         "",
         "MAP over each document's full ranked list, codes mapped to CodiEsp conventions by",
         "`eval/crosswalk.py` (learned from train only); P/R/F1 over the suggestions shown",
-        "to a coder.",
+        "to a coder. Confidence is not calibrated yet (see the reliability plot).",
+        "",
+        "![reliability](reliability_dev.png) ![recall per chapter](chapter_recall_dev.png)",
+        "",
+        "## Mentions (overlap / exact F1)",
+        "",
+        "| corpus | label | source | overlap P | overlap R | overlap F1 | exact F1 |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    (REPORTS / "codiesp_dev.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for corpus, by_source in mentions.items():
+        for source, scores in by_source.items():
+            for label, m in scores["overlap"].items():
+                exact = scores["exact"][label]["f1"]
+                lines.append(
+                    f"| {corpus} ({scores['docs']} docs) | {label} | {source} | "
+                    f"{m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {exact:.3f} |"
+                )
+    lines += [
+        "",
+        "MACCROBAT: cac's dev slice (every 5th document), never trained on. BC5CDR: the test",
+        "set, disease mentions only (DIAGNOSIS); the tagger trains on BC5CDR train + dev.",
+    ]
+    (REPORTS / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
 

@@ -53,7 +53,14 @@ def predict(coder: Coder, texts: dict[str, str], crosswalk: Crosswalk) -> list[P
 
 def evaluate(split: str, data_dir: Path = DEFAULT_DIR, out: Path | None = None) -> dict[str, Any]:
     """Code every document of ``split`` and score D and P (MAP, shown-list P/R/F1)."""
-    coder = Coder.load()
+    return run_split(split, data_dir, out)[0]
+
+
+def run_split(
+    split: str, data_dir: Path = DEFAULT_DIR, out: Path | None = None, coder: Coder | None = None
+) -> tuple[dict[str, Any], list[Prediction], Any]:
+    """Like :func:`evaluate`, also returning the predictions and the split's gold."""
+    coder = coder or Coder.load()
     texts = load_texts(data_dir, split)
     train = load_split(DEFAULT_DIR, "train")
     crosswalk = Crosswalk(coder.kb, [c for codes in train.gold_d.values() for c in codes])
@@ -86,4 +93,4 @@ def evaluate(split: str, data_dir: Path = DEFAULT_DIR, out: Path | None = None) 
                 writer.writerow(
                     [p.doc_id, p.task, p.code, p.rank, f"{p.confidence:.4f}", str(p.shown).lower()]
                 )
-    return report
+    return report, predictions, gold

@@ -48,21 +48,30 @@ def mentions(
     brat: Annotated[
         Path | None, typer.Option("--brat", help="Folder of brat .txt/.ann (default: MACCROBAT).")
     ] = None,
+    corpus: Annotated[
+        str, typer.Option("--corpus", help="maccrobat, bc5cdr-test or bc5cdr-dev.")
+    ] = "maccrobat",
+    source: Annotated[
+        str, typer.Option("--source", help="combined (the coder), tagger or phrases.")
+    ] = "combined",
     all_docs: Annotated[
         bool, typer.Option("--all", help="Score every document, not only cac's dev slice.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Score DIAGNOSIS / PROCEDURE mention spans against brat files (exact and overlap)."""
-    from eval.brat import DEFAULT_DIR, evaluate_mentions
+    """Score DIAGNOSIS / PROCEDURE mention spans (exact and overlap) against brat or BC5CDR."""
+    from cac.pipeline import Coder
+    from eval.mentions import corpus_docs, evaluate_docs, labels_of, predictor
 
-    directory = brat or DEFAULT_DIR
-    report = evaluate_mentions(directory, only_dev_slice=brat is None and not all_docs)
+    docs = corpus_docs(corpus, brat, all_docs)
+    predict = predictor(Coder.load(), source)
+    report = evaluate_docs(docs, predict, labels_of(corpus))
+    report = {"corpus": corpus, "source": source, **report}
     if as_json:
         typer.echo(json.dumps(report))
         return
     for mode in ("exact", "overlap"):
-        for label, m in report[mode].items():  # type: ignore[attr-defined]
+        for label, m in report[mode].items():
             console.print(
                 f"{mode:8} {label:10} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}"
             )
