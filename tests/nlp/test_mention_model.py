@@ -65,3 +65,18 @@ def test_train_save_load_predict(tiny_base: Path, tmp_path: Path) -> None:
     )
     # whole words only: no span starts or ends inside a word
     assert all(not (s > 0 and text[s - 1].isalnum()) for s, _, _ in spans)
+
+
+def test_partial_label_loss_ignores_procedure_tags_on_disease_only_rows() -> None:
+    import torch
+
+    from training.mention_model import PROCEDURE_TAGS, loss_of
+
+    logits = torch.zeros((2, 1, len(TAGS)))
+    logits[:, 0, PROCEDURE_TAGS[0]] = 5.0  # the model is sure the token starts a procedure
+    labels = torch.tensor([[0], [0]])  # gold says "O"
+    full = loss_of(logits[:1], labels[:1], torch.tensor([False]))
+    partial = loss_of(logits[1:], labels[1:], torch.tensor([True]))
+    # a fully annotated row punishes the procedure guess; a disease-only row does not
+    assert full.item() > 4.0
+    assert partial.item() == pytest.approx(torch.log(torch.tensor(3.0)).item(), abs=1e-4)
