@@ -1,20 +1,27 @@
 """``cac.Coder``: one entry point from note text to ranked, evidenced code suggestions.
 
-Current pipeline (a first baseline; see README "Coding"): tokens -> lexicon phrase matches
-(mentions) -> assertion and section per mention (medspaCy ConText + sectionizer) -> guideline
-rules (negated / hypothetical dropped, family -> Z80-Z84, resolved history -> Z85-Z87, uncertain
-by setting) -> per-code score (the best matched phrase's train precision, co-occurrence phrases
-down-weighted) -> billable
-resolution -> suggestions ranked per system. The transformer mention model and learned ranking
-are not in yet.
+Pipeline (see README "Coding"):
+
+1. parse: scispaCy tokens, PyRuSH sentences, scispaCy abbreviations the note defines;
+2. mentions: the fine-tuned MiniLM tagger (DIAGNOSIS / PROCEDURE spans, when
+   ``models/mention`` exists) and the high-recall lexicon phrase matcher; a defined abbreviation
+   ("CKD" after "chronic kidney disease (CKD)") takes the codes of its long form;
+3. linking: lexicon phrases carry their codes; a tagger span the lexicon does not cover is linked
+   by knowledge-base search (TF-IDF + rapidfuzz);
+4. assertion and section per mention (medspaCy ConText + sectionizer), then guideline rules
+   (negated / hypothetical dropped, family -> Z80-Z84, resolved history -> Z85-Z87, uncertain by
+   setting);
+5. per-code confidence: supports of a code (phrase precision learned on train, co-occurrence and
+   search links down-weighted) combined by noisy-OR; billable resolution; ranked per system.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cac.codesets.records import CodeRecord, System
 from cac.coding.guidelines import family_history_code, personal_history_code
@@ -22,8 +29,12 @@ from cac.coding.lexicon import Lexicon, LexiconEntry, PhraseMatch
 from cac.config import get_settings
 from cac.errors import CacError
 from cac.kb.store import KnowledgeBase
-from cac.nlp.context import AssertedSpan, AssertionAnnotator
-from cac.nlp.tokens import tokenize
+from cac.linking.search import CodeSearcher
+from cac.nlp.context import AssertedSpan, AssertionAnnotator, ParsedNote
+from cac.nlp.tokens import normalize_phrase, tokenize
+
+if TYPE_CHECKING:
+    from cac.nlp.mention_model import MentionModel
 
 MAX_TEXT_CHARS = 100_000
 # The shown list is cut per system at the confidence with the best micro-F1 on CodiEsp dev.
@@ -31,8 +42,22 @@ SHOW_THRESHOLDS = {System.ICD10CM: 0.30, System.ICD10PCS: 0.25}
 DEFAULT_SHOW_THRESHOLD = 0.30
 # Weight of a lexicon entry by where it came from; co-occurrence phrases are the noisiest.
 # Chosen on CodiEsp dev (max-aggregation, weight 0.4: D MAP 0.403, P MAP 0.357; see README).
-SOURCE_WEIGHTS = {"kb": 1.0, "train": 1.0, "cooc": 0.4}
-DEFAULT_LEXICON = Path(__file__).parent.parent / "models" / "lexicon.json.gz"
+SOURCE_WEIGHTS = {"kb": 1.0, "train": 1.0, "cooc": 0.4, "search": 0.5}
+# A tagger span the lexicon does not cover is linked to this many search candidates, scored
+# SOURCE_WEIGHTS["search"] * (search score - SEARCH_FLOOR) / (1 - SEARCH_FLOOR).
+SEARCH_TOP = 2
+SEARCH_FLOOR = 0.6
+# A code's train prior (share of CodiEsp train documents coded with it) is added to its best
+# support with this weight: among codes with equal evidence, the common one ranks first.
+PRIOR_WEIGHT = 0.5
+# How several supports of one code combine: "max" or "noisy_or" (max: D MAP 0.393, noisy-OR
+# 0.231 on CodiEsp dev; many weak co-occurrence supports must not add up).
+AGGREGATION = "max"
+MODELS_DIR = Path(__file__).parent.parent / "models"
+DEFAULT_LEXICON = MODELS_DIR / "lexicon.json.gz"
+DEFAULT_MENTION_MODEL = MODELS_DIR / "mention"
+DEFAULT_PRIORS = MODELS_DIR / "code_priors.json"
+_SEARCH_SYSTEMS = {"DIAGNOSIS": System.ICD10CM, "PROCEDURE": System.ICD10PCS}
 
 Setting = Literal["inpatient", "outpatient"]
 
@@ -119,24 +144,55 @@ class Coder:
     """Loads the knowledge base and models once; :meth:`code` is then cheap and thread-safe."""
 
     def __init__(
-        self, kb: KnowledgeBase, lexicon: Lexicon, annotator: AssertionAnnotator | None = None
+        self,
+        kb: KnowledgeBase,
+        lexicon: Lexicon,
+        annotator: AssertionAnnotator | None = None,
+        tagger: MentionModel | None = None,
+        priors: dict[tuple[System, str], float] | None = None,
     ) -> None:
         self.kb = kb
         self.lexicon = lexicon
         self.annotator = annotator or AssertionAnnotator()
+        self.tagger = tagger
+        self.priors = priors or {}
+        self.searcher = CodeSearcher(kb)
+        self._cues: set[str] | None = None
         # matched node -> code to suggest; the lexicon is fixed, so this only grows to its size
         self._targets: dict[tuple[System, str], tuple[System, str] | None] = {}
         self.model_info = {
             "kb": kb.manifest.content_hash[:12],
             "lexicon": str(lexicon.meta.get("train_hash", ""))[:12],
-            "pipeline": "lexicon-context/1",
+            "mention_model": tagger.version if tagger else "none (phrase matcher only)",
+            "pipeline": "tagger-lexicon-context/2" if tagger else "lexicon-context/2",
         }
 
     @classmethod
-    def load(cls, kb_dir: Path | None = None, lexicon_path: Path | None = None) -> Coder:
-        """The knowledge base under ``CAC_HOME`` and the committed lexicon."""
+    def load(
+        cls,
+        kb_dir: Path | None = None,
+        lexicon_path: Path | None = None,
+        mention_dir: Path | None = None,
+    ) -> Coder:
+        """The knowledge base under ``CAC_HOME``, the committed lexicon and, when it has been
+        trained (``make models``), the mention tagger in ``models/mention``.
+
+        Without the tagger the coder still works on the phrase matcher alone; ``model`` in every
+        result says which was used.
+        """
         kb = KnowledgeBase.open(kb_dir or get_settings().kb_dir)
-        return cls(kb, Lexicon.load(lexicon_path or DEFAULT_LEXICON))
+        directory = mention_dir or DEFAULT_MENTION_MODEL
+        tagger = None
+        if (directory / "config.json").exists():
+            from cac.nlp.mention_model import MentionModel
+
+            tagger = MentionModel(directory)
+        return cls(
+            kb,
+            Lexicon.load(lexicon_path or DEFAULT_LEXICON),
+            tagger=tagger,
+            priors=load_priors(DEFAULT_PRIORS),
+        )
 
     def code(self, text: str, setting: Setting = "inpatient") -> CodingResult:
         """Suggest codes for one note.
@@ -155,37 +211,79 @@ class Coder:
             )
         if "\x00" in text:
             raise CodingInputError("the note contains NUL bytes; send plain text")
+        parsed = self.annotator.parse(text)
         matches = list(self.lexicon.find(tokenize(text), text))
-        spans = sorted({(m.start, m.end) for m in matches})
-        asserted = {(a.start, a.end): a for a in self.annotator.annotate(text, spans)}
-        mentions = self._mentions(matches, asserted, text)
+        matches += self._abbreviation_matches(parsed, matches)
+        tagged = self.tagged_spans(text)
+        matches += self._search_matches(tagged, matches, text)
+        labelled = {(s, e, label) for s, e, label in tagged}
+        for m in matches:
+            if m.entries and m.entries[0].source != "search":
+                labelled.update((m.start, m.end, _label(e.system)) for e in m.entries)
+        spans = sorted({(m.start, m.end) for m in matches} | {(s, e) for s, e, _ in labelled})
+        asserted = {(a.start, a.end): a for a in self.annotator.annotate(parsed, spans)}
+        mentions = [
+            Mention(s, e, text[s:e], label, asserted[(s, e)].assertion, asserted[(s, e)].section)
+            for s, e, label in sorted(labelled, key=lambda m: (m[0], -m[1], m[2]))
+        ]
         suggestions = self._suggest(matches, asserted, text, setting)
         return CodingResult(suggestions, mentions, dict(self.model_info))
 
-    def _mentions(
-        self,
-        matches: list[PhraseMatch],
-        asserted: dict[tuple[int, int], AssertedSpan],
-        text: str,
-    ) -> list[Mention]:
-        seen: set[tuple[int, int, str]] = set()
+    def tagged_spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Tagger spans, less those that are only an assertion cue ("s/p", "history"): a cue
+        inside a mention would be pruned by ConText and lose its meaning."""
+        if self.tagger is None:
+            return []
+        if self._cues is None:
+            self._cues = self.annotator.cue_phrases()
         out = []
-        for m in matches:
-            span = asserted[(m.start, m.end)]
-            for label in sorted({_label(e.system) for e in m.entries}):
-                if (m.start, m.end, label) not in seen:
-                    seen.add((m.start, m.end, label))
-                    out.append(
-                        Mention(
-                            m.start,
-                            m.end,
-                            text[m.start : m.end],
-                            label,
-                            span.assertion,
-                            span.section,
-                        )
-                    )
-        return sorted(out, key=lambda m: (m.start, -m.end))
+        for start, end, label in self.tagger.predict(text):
+            words = normalize_phrase(text[start:end])
+            if sum(c.isalnum() for c in text[start:end]) >= 2 and " ".join(words) not in self._cues:
+                out.append((start, end, label))
+        return out
+
+    def _abbreviation_matches(
+        self, parsed: ParsedNote, matches: list[PhraseMatch]
+    ) -> list[PhraseMatch]:
+        """Each use of an abbreviation the note defines, with the codes of its long form."""
+        out = []
+        for abbreviation in parsed.abbreviations:
+            long_form = " ".join(normalize_phrase(abbreviation.long_form))
+            entries = self.lexicon.phrases.get(long_form)
+            if entries is None:
+                inside = list(self.lexicon.find(tokenize(long_form), long_form))
+                if not inside:
+                    continue
+                longest = max(inside, key=lambda m: (m.end - m.start, -m.start))
+                entries = longest.entries
+            out.append(PhraseMatch(abbreviation.start, abbreviation.end, long_form, entries))
+        return out
+
+    def _search_matches(
+        self, tagged: list[tuple[int, int, str]], matches: list[PhraseMatch], text: str
+    ) -> list[PhraseMatch]:
+        """Tagger spans the lexicon does not cover, linked by knowledge-base search."""
+        covered = {(m.start, m.end) for m in matches}
+        out = []
+        for start, end, label in tagged:
+            system = _SEARCH_SYSTEMS.get(label)
+            query = text[start:end]
+            if system is None or (start, end) in covered or not any(c.isalpha() for c in query):
+                continue
+            entries = tuple(
+                LexiconEntry(
+                    system,
+                    c.code,
+                    (c.score - SEARCH_FLOOR) / (1 - SEARCH_FLOOR),
+                    "search",
+                )
+                for c in self.searcher.search(query, system, limit=SEARCH_TOP)
+                if c.score > SEARCH_FLOOR
+            )
+            if entries:
+                out.append(PhraseMatch(start, end, query, entries))
+        return out
 
     def _apply_guidelines(
         self, target: tuple[System, str], assertion: str, setting: Setting
@@ -213,7 +311,7 @@ class Coder:
         text: str,
         setting: Setting,
     ) -> list[Suggestion]:
-        best: dict[tuple[System, str], float] = defaultdict(float)
+        supports: dict[tuple[System, str], list[float]] = defaultdict(list)
         evidence: dict[tuple[System, str], dict[tuple[int, int], Evidence]] = defaultdict(dict)
         assertions: dict[tuple[System, str], set[str]] = defaultdict(set)
         best_per_span: dict[tuple[System, str, int, int], LexiconEntry] = {}
@@ -228,12 +326,13 @@ class Coder:
             target = self._apply_guidelines(billable, assertion, setting) if billable else None
             if target is None:
                 continue
-            weighted = entry.precision * SOURCE_WEIGHTS.get(entry.source, 1.0)
-            best[target] = max(best[target], weighted)
+            supports[target].append(entry.precision * SOURCE_WEIGHTS.get(entry.source, 1.0))
             evidence[target][(start, end)] = Evidence(start, end, text[start:end])
             assertions[target].add(assertion)
         suggestions = []
-        for (system, code), confidence in best.items():
+        for (system, code), scores in supports.items():
+            prior = self.priors.get((system, code), 0.0)
+            confidence = min(1.0, aggregate(scores) + PRIOR_WEIGHT * prior)
             record = self.kb.get(system, code)
             if record is None:
                 continue
@@ -273,6 +372,36 @@ class Coder:
         if record.billable or system is not System.ICD10CM:
             return (system, record.code)
         return (system, _default_child(self.kb, record).code)
+
+
+def load_priors(path: Path) -> dict[tuple[System, str], float]:
+    """Code priors written by ``training/priors.py``; none when the file is absent.
+
+    Raises:
+        CacError: if the file is not the expected JSON.
+    """
+    if not path.exists():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            (System(system), code): float(prior)
+            for system, codes in raw.items()
+            for code, prior in codes.items()
+        }
+    except (ValueError, AttributeError) as exc:
+        raise CacError(f"{path.name} is not a code-priors file ({type(exc).__name__})") from None
+
+
+def aggregate(scores: list[float], how: str | None = None) -> float:
+    """One confidence from the scores of a code's supports (each in [0, 1])."""
+    how = how or AGGREGATION
+    if how == "max":
+        return max(scores)
+    miss = 1.0
+    for score in scores:
+        miss *= 1.0 - min(max(score, 0.0), 1.0)
+    return 1.0 - miss
 
 
 def _summary(assertions: set[str]) -> str:

@@ -82,3 +82,44 @@ def test_status_post_lap_chole_is_understood(coder: Coder) -> None:
     assert mention.label == "PROCEDURE" and mention.assertion == "historical"
     # a past procedure is not coded as performed in this encounter
     assert not any(s.system.value == "icd10pcs" for s in result.suggestions)
+
+
+def test_defined_abbreviation_takes_the_codes_of_its_long_form(coder: Coder) -> None:
+    text = "History: chronic kidney disease (CKD).\nPlan: CKD is stable, recheck creatinine."
+    result = coder.code(text)
+    n189 = next(s for s in result.suggestions if s.code.startswith("N18"))
+    later = text.rindex("CKD")
+    assert any(e.start == later and e.end == later + 3 for e in n189.evidence)
+
+
+class _FakeTagger:
+    """Stands in for the MiniLM tagger: fixed spans, so linking can be tested without weights."""
+
+    version = "fake"
+
+    def __init__(self, spans: list[tuple[int, int, str]]) -> None:
+        self.spans = spans
+
+    def predict(self, text: str) -> list[tuple[int, int, str]]:
+        return self.spans
+
+
+def test_tagger_spans_become_mentions_and_are_linked_by_search(coder: Coder) -> None:
+    text = "Findings: closed fracture of the left clavicle. s/p x"
+    spans = [(10, 46, "DIAGNOSIS"), (48, 49, "PROCEDURE")]
+    tagged = Coder(coder.kb, coder.lexicon, coder.annotator, tagger=_FakeTagger(spans))  # type: ignore[arg-type]
+    result = tagged.code(text)
+    assert result.model["mention_model"] == "fake"
+    mention = "closed fracture of the left clavicle"
+    assert any(m.text == mention and m.label == "DIAGNOSIS" for m in result.mentions)
+    # a one-letter span is dropped, so it cannot swallow the "s/p" cue
+    assert not any(m.text == "s" for m in result.mentions)
+    linked = [s for s in result.suggestions if any(e.start == 10 and e.end == 46 for e in s.evidence)]
+    assert any(s.code.startswith("S42.0") for s in linked)
+
+
+def test_without_a_tagger_the_phrase_matcher_alone_codes(coder: Coder) -> None:
+    plain = Coder(coder.kb, coder.lexicon, coder.annotator, tagger=None)
+    result = plain.code("Type 2 diabetes mellitus without complications.")
+    assert "phrase matcher only" in result.model["mention_model"]
+    assert "E11.9" in {s.code for s in result.suggestions}

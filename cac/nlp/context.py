@@ -1,9 +1,12 @@
 """Assertion and sections for mention spans: medspaCy ConText and sectionizer over scispaCy tokens.
 
 A blank English spaCy pipeline with scispaCy's rule tokenizer, medspaCy's PyRuSH sentence
-splitter, the medspaCy sectionizer and ConText (default English rules plus ours in
-``data/context_rules.json``). Mentions are passed in as character spans (they may overlap, so
-they go into a span group rather than ``doc.ents``) and come back with one assertion each.
+splitter, scispaCy's ``AbbreviationDetector`` (abbreviations the note defines, "chronic kidney
+disease (CKD)"), the medspaCy sectionizer and ConText (default English rules plus ours in
+``data/context_rules.json``). A note is parsed in two steps: :meth:`AssertionAnnotator.parse`
+(tokens, sentences, abbreviations) and :meth:`AssertionAnnotator.annotate`, which takes mention
+character spans (they may overlap, so they go into a span group rather than ``doc.ents``) and
+gives each an assertion and a section.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Literal
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Span
+from spacy.tokens import Doc, Span
 
 Assertion = Literal["present", "negated", "possible", "hypothetical", "historical", "family"]
 SPAN_GROUP = "cac_mentions"
@@ -44,9 +47,32 @@ class AssertedSpan:
     section: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Abbreviation:
+    """A short form the note defines, at one place it occurs, with its long form's text."""
+
+    start: int
+    end: int
+    long_form: str
+
+
+@dataclass(frozen=True)
+class ParsedNote:
+    """A note after tokens, sentences and abbreviations; input to :meth:`annotate`."""
+
+    text: str
+    doc: Doc
+    abbreviations: tuple[Abbreviation, ...]
+
+
+# Components run by parse(); the rest run by annotate().
+_PARSE_PIPES = ("medspacy_pyrush", "abbreviation_detector")
+
+
 def build_nlp() -> Language:
     """The assertion pipeline; built once per process (a few hundred ms)."""
     import medspacy  # noqa: F401 - registers the medspacy_* factories
+    import scispacy.abbreviation  # noqa: F401 - registers "abbreviation_detector"
     from loguru import logger
     from scispacy.custom_tokenizer import combined_rule_tokenizer
 
@@ -56,6 +82,7 @@ def build_nlp() -> Language:
     nlp = spacy.blank("en")
     nlp.tokenizer = combined_rule_tokenizer(nlp)
     nlp.add_pipe("medspacy_pyrush")
+    nlp.add_pipe("abbreviation_detector")
     nlp.add_pipe(
         "medspacy_sectionizer",
         config={"input_span_type": "group", "span_group_name": SPAN_GROUP},
@@ -104,10 +131,29 @@ class AssertionAnnotator:
         self._nlp = nlp or build_nlp()
         self._lock = threading.Lock()
 
-    def annotate(self, text: str, spans: list[tuple[int, int]]) -> list[AssertedSpan]:
-        """Assertion and section for each ``(start, end)`` character span, in input order."""
+    def cue_phrases(self) -> set[str]:
+        """Normalised ConText trigger phrases of this pipeline (:func:`modifier_phrases`)."""
+        with self._lock:
+            return modifier_phrases(self._nlp)
+
+    def parse(self, text: str) -> ParsedNote:
+        """Tokens, sentences and the abbreviations the note defines."""
         with self._lock:
             doc = self._nlp.make_doc(text)
+            for name, component in self._nlp.pipeline:
+                if name in _PARSE_PIPES:
+                    doc = component(doc)
+        found = tuple(
+            Abbreviation(a.start_char, a.end_char, a._.long_form.text)
+            for a in getattr(doc._, "abbreviations", [])
+        )
+        return ParsedNote(text, doc, found)
+
+    def annotate(self, note: str | ParsedNote, spans: list[tuple[int, int]]) -> list[AssertedSpan]:
+        """Assertion and section for each ``(start, end)`` character span, in input order."""
+        parsed = note if isinstance(note, ParsedNote) else self.parse(note)
+        with self._lock:
+            doc = parsed.doc
             group: list[Span] = []
             index: list[int] = []
             for i, (start, end) in enumerate(spans):
@@ -116,8 +162,9 @@ class AssertionAnnotator:
                     group.append(span)
                     index.append(i)
             doc.spans[SPAN_GROUP] = group
-            for _, component in self._nlp.pipeline:
-                doc = component(doc)
+            for name, component in self._nlp.pipeline:
+                if name not in _PARSE_PIPES:
+                    doc = component(doc)
         out = [AssertedSpan(s, e, "present", None) for s, e in spans]
         for i, span in zip(index, doc.spans[SPAN_GROUP], strict=True):
             start, end = spans[i]

@@ -7,6 +7,7 @@ boundaries; predicted tags are turned back into character spans of the input.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +115,16 @@ def _whole_words(text: str, span: Span) -> Span | None:
     return (start, end, label)
 
 
+def _version(directory: Path) -> str:
+    """A short fingerprint of a trained model: its config and training report."""
+    digest = hashlib.sha256()
+    for name in ("config.json", "training_report.json"):
+        path = directory / name
+        if path.exists():
+            digest.update(path.read_bytes())
+    return f"minilm-tagger@{digest.hexdigest()[:12]}"
+
+
 class MentionModel:
     """A loaded token classifier; :meth:`predict` returns character spans with labels."""
 
@@ -130,6 +141,7 @@ class MentionModel:
             ) from None
         self.model.eval()
         self.directory = directory
+        self.version = _version(directory)
 
     @torch.inference_mode()
     def predict(self, text: str) -> list[Span]:

@@ -46,3 +46,16 @@ def test_overlapping_mentions_each_get_an_assertion(annotator: AssertionAnnotato
     text = "No renal colic."
     spans = annotator.annotate(text, [(3, 14), (9, 14)])
     assert [s.assertion for s in spans] == ["negated", "negated"]
+
+
+def test_parse_finds_abbreviations_the_note_defines() -> None:
+    annotator = AssertionAnnotator()
+    text = "Known chronic kidney disease (CKD).\nCKD stable."
+    parsed = annotator.parse(text)
+    uses = sorted((a.start, a.end, a.long_form) for a in parsed.abbreviations)
+    assert uses == [
+        (30, 33, "chronic kidney disease"),
+        (36, 39, "chronic kidney disease"),
+    ]
+    (asserted,) = annotator.annotate(parsed, [(36, 39)])
+    assert asserted.assertion == "present"
