@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cac.cli import code, codes, evaluate, kb, keys, serve
+from cac.cli import batch, code, codes, evaluate, kb, keys, serve
 
 app = typer.Typer(
     name="cac",
@@ -17,6 +17,7 @@ app.add_typer(kb.app, name="kb")
 app.add_typer(codes.app, name="codes")
 app.add_typer(evaluate.app, name="eval")
 app.command("code")(code.code)
+app.command("batch")(batch.batch)
 app.add_typer(keys.app, name="keys")
 app.command("serve")(serve.serve)
 

@@ -1,0 +1,79 @@
+"""The local engine: worker processes (``spawn``), each loading its coder once."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from itertools import islice
+from multiprocessing import get_context
+from typing import Any
+
+from cac.batch.coder import CoderSpec, cached_coder
+from cac.batch.records import NoteRow
+from cac.batch.rows import code_note
+
+Outcome = tuple[NoteRow, list[dict[str, Any]]]
+# A worker's answer to one task: its pid, its peak resident memory (KiB), a record list per note.
+_Answer = tuple[int, int, list[list[dict[str, Any]]]]
+
+
+def _start_worker(spec: CoderSpec) -> None:
+    """Pool initializer: load the coder now, so the first task does not pay for it."""
+    # A failure is raised again, with its message, by the first task.
+    with contextlib.suppress(Exception):
+        cached_coder(spec)
+
+
+def _code_task(spec: CoderSpec, notes: list[tuple[str, str, str]]) -> _Answer:
+    coder = cached_coder(spec)
+    records = [code_note(coder, note_id, text, setting) for note_id, text, setting in notes]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return os.getpid(), peak, records
+
+
+class LocalEngine:
+    """Codes notes with ``workers`` processes; results come back in completion order.
+
+    Attributes:
+        peak_rss_kib: Peak resident memory of each worker process seen, by pid.
+    """
+
+    def __init__(self, spec: CoderSpec, workers: int, notes_per_task: int = 2) -> None:
+        self.spec = spec
+        self.workers = max(1, workers)
+        self.notes_per_task = notes_per_task
+        self.max_pending = self.workers * 4
+        self.peak_rss_kib: dict[int, int] = {}
+
+    def code(self, notes: Iterator[NoteRow]) -> Iterator[Outcome]:
+        """Code ``notes`` (read lazily, a few tasks ahead of the workers)."""
+        pool = ProcessPoolExecutor(
+            self.workers,
+            mp_context=get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self.spec,),
+        )
+        pending: dict[Future[_Answer], list[NoteRow]] = {}
+        try:
+            exhausted = False
+            while True:
+                while not exhausted and len(pending) < self.max_pending:
+                    task = list(islice(notes, self.notes_per_task))
+                    if not task:
+                        exhausted = True
+                        break
+                    payload = [(n.id, n.text, n.setting) for n in task]
+                    pending[pool.submit(_code_task, self.spec, payload)] = task
+                if not pending:
+                    return
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    task = pending.pop(future)
+                    pid, peak, records = future.result()
+                    self.peak_rss_kib[pid] = max(peak, self.peak_rss_kib.get(pid, 0))
+                    yield from zip(task, records, strict=True)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,101 @@
+"""A tiny deterministic coder for batch tests: importable by worker processes and Spark workers.
+
+It suggests ``R69`` for every note and ``J18.9`` at each "pneumonia"; a note with the word
+"explode" makes it raise, a note "nothing" gives no suggestions. ``FAKE_CODER_DELAY`` (seconds per
+note) slows it for the interruption test.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cac.codesets.records import System
+from cac.errors import CacError
+
+
+# Shapes of cac.pipeline's records, without importing the pipeline (seconds per worker process).
+@dataclass(frozen=True)
+class Evidence:
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    system: System
+    code: str
+    description: str
+    confidence: float
+    evidence: tuple[Evidence, ...]
+    assertion: str
+    demo: bool
+    needs_specificity: bool
+    shown: bool
+
+
+@dataclass(frozen=True)
+class CodingResult:
+    suggestions: list[Suggestion]
+    mentions: list[Any]
+    model: dict[str, Any] = field(default_factory=dict)
+
+
+class FakeCoder:
+    def __init__(self) -> None:
+        self.model = {"fake": "1", "lexicon": "test"}
+
+    def code(self, text: str, setting: str) -> CodingResult:
+        delay = float(os.environ.get("FAKE_CODER_DELAY", "0"))
+        if delay:
+            time.sleep(delay)
+        if "\x00" in text:
+            raise CacError("the note contains NUL bytes; send plain text")
+        if "explode" in text:
+            raise RuntimeError(f"boom on {text}")  # the text must not reach any output
+        if text.strip() == "nothing":
+            return CodingResult([], [], dict(self.model))
+        suggestions = []
+        start = text.find("pneumonia")
+        while start >= 0:
+            evidence = (Evidence(start, start + 9, "pneumonia"),)
+            suggestions.append(
+                Suggestion(
+                    System.ICD10CM,
+                    "J18.9",
+                    "Pneumonia, unspecified organism",
+                    0.9,
+                    evidence,
+                    "present",
+                    False,
+                    False,
+                    True,
+                )
+            )
+            start = text.find("pneumonia", start + 1)
+        confidence = 0.5 if setting == "inpatient" else 0.4
+        suggestions.append(
+            Suggestion(
+                System.ICD10CM,
+                "R69",
+                "Illness, unspecified",
+                confidence,
+                (Evidence(0, 1, text[:1]),),
+                "present",
+                False,
+                True,
+                False,
+            )
+        )
+        return CodingResult(suggestions[:2], [], dict(self.model))
+
+
+def build(home: Path | None) -> FakeCoder:
+    return FakeCoder()
+
+
+FACTORY = "tests.batch.fake_coder:build"
