@@ -147,9 +147,14 @@ def run_batch(
 
     session, own_session = spark, False
     if engine == "spark" and session is None:
+        from pyspark.sql import SparkSession
+
         from cac.batch.spark import local_session
 
-        session, own_session = local_session(f"local[{workers}]"), True
+        # A running session (a notebook, spark-submit) is used as it is and left running.
+        session = SparkSession.getActiveSession()
+        if session is None:
+            session, own_session = local_session(f"local[{workers}]"), True
     started = time.perf_counter()
     try:
         if engine == "spark":

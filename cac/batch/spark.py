@@ -8,6 +8,7 @@ only when a function runs, so ``import cac.batch`` stays light.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
@@ -93,6 +94,9 @@ def local_session(master: str) -> SparkSession:
     """A quiet SparkSession for this machine (``local[N]``), workers on this Python."""
     from pyspark.sql import SparkSession
 
+    # PySpark starts its Python workers with $PYSPARK_PYTHON (else "python3" on the PATH): make
+    # them this interpreter, with cac and its dependencies, unless the user chose one.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         SparkSession.builder.master(master)
         .appName("cac-batch")
@@ -100,7 +104,6 @@ def local_session(master: str) -> SparkSession:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.pyspark.python", sys.executable)
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

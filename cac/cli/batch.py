@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -60,6 +61,8 @@ def batch(
     ] = DEFAULT_FACTORY,
 ) -> None:
     """Code many notes; a rerun into the same OUTPUT skips the notes already there."""
+    # PySpark 4.3 warns on pandas 3 at every call; tests/batch/test_spark.py checks what we use.
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
     if engine not in ("local", "spark"):
         raise CacError("--engine must be local or spark")
     if setting not in SETTINGS:

@@ -1,0 +1,74 @@
+"""The Spark engine (local[2]) gives the same files as the local engine; ``code_dataframe``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow.parquet as pq
+import pytest
+
+from cac.batch import code_dataframe
+from cac.batch.coder import CoderSpec
+from cac.batch.runner import run_batch
+from eval.codiesp import DEFAULT_DIR, load_texts
+from tests.batch.fake_coder import FACTORY
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+FAKE = CoderSpec(FACTORY)
+# PySpark 4.3 warns on pandas 3; the schema used here round-trips (these tests check it).
+pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support:FutureWarning")
+
+
+def test_spark_and_local_engines_write_identical_files(
+    spark: SparkSession, messy_jsonl: Path, tmp_path: Path
+) -> None:
+    local, on_spark = tmp_path / "local.parquet", tmp_path / "spark.parquet"
+    run_batch(messy_jsonl, local, workers=2, coder=FAKE)
+    summary = run_batch(messy_jsonl, on_spark, engine="spark", spark=spark, coder=FAKE,
+                        chunk_notes=3)  # fmt: skip
+    assert (summary.coded, summary.failed) == (5, 7)
+    assert on_spark.read_bytes() == local.read_bytes()
+    errors = [tmp_path / f"{n}.errors.parquet" for n in ("local", "spark")]
+    assert errors[0].read_bytes() == errors[1].read_bytes()
+    assert spark.getActiveSession() is not None  # a session it was given is left running
+
+
+def test_code_dataframe_codes_a_spark_dataframe(spark: SparkSession) -> None:
+    notes = spark.createDataFrame(
+        [(7, "pneumonia", None), (8, None, "outpatient"), (9, "Fever.", "outpatient")],
+        "encounter long, body string, care string",
+    )
+    coded = code_dataframe(notes, id_col="encounter", text_col="body", setting_col="care",
+                           coder=FAKE)  # fmt: skip
+    rows = sorted(coded.collect(), key=lambda r: (r.note_id, r.rank or 0))
+    assert [(r.note_id, r.setting, r.rank, r.code, r.error_kind) for r in rows] == [
+        ("7", "inpatient", 1, "J18.9", None),
+        ("7", "inpatient", 2, "R69", None),
+        ("8", "outpatient", None, None, "note"),
+        ("9", "outpatient", 1, "R69", None),
+    ]
+    assert rows[0].evidence[0].asDict() == {"start": 0, "end": 9}
+    assert rows[2].error == "missing text"
+
+
+@pytest.mark.kb
+def test_real_coder_gives_identical_suggestions_on_codiesp_dev_notes(
+    spark: SparkSession, real_home: Path, tmp_path: Path
+) -> None:
+    texts = load_texts(DEFAULT_DIR, "dev")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for name in sorted(texts)[:4]:
+        (notes / f"{name}.txt").write_text(texts[name], encoding="utf-8")
+    coder = CoderSpec(home=str(real_home))
+    local, on_spark = tmp_path / "local.parquet", tmp_path / "spark.parquet"
+    run_batch(notes, local, workers=1, coder=coder)
+    run_batch(notes, on_spark, engine="spark", spark=spark, coder=coder)
+    table = pq.read_table(local)
+    assert len(set(table["note_id"].to_pylist())) == 4
+    assert table.num_rows > 8 and "icd10cm" in table["system"].to_pylist()
+    assert pq.read_table(on_spark).equals(table)
+    assert on_spark.read_bytes() == local.read_bytes()
