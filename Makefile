@@ -9,7 +9,7 @@ WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 export CAC_HOME ?= $(CURDIR)/var
 
-.PHONY: setup kb run test lint typecheck bench-kb bench bench-api eval lexicon models clean
+.PHONY: setup kb run test lint typecheck bench-kb bench bench-api bench-batch eval lexicon models clean
 
 setup: $(STAMP)
 
@@ -59,6 +59,10 @@ bench: kb
 # 4 clients post CodiEsp dev notes to `cac serve` on loopback for 60 s (~1.5 min in all).
 bench-api: kb
 	$(BIN)/python -m eval.bench_api
+
+# cac batch on CodiEsp dev: local engine with 1 and 2 workers, Spark local[2] (~5-10 min).
+bench-batch: kb
+	$(BIN)/python -m eval.bench_batch
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
