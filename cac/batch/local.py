@@ -7,6 +7,7 @@ import os
 import resource
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from multiprocessing import get_context
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from cac.batch.coder import CoderSpec, cached_coder
 from cac.batch.records import NoteRow
 from cac.batch.rows import code_note
+from cac.errors import CacError
 
 Outcome = tuple[NoteRow, list[dict[str, Any]]]
 # A worker's answer to one task: its pid, its peak resident memory (KiB), a record list per note.
@@ -72,7 +74,13 @@ class LocalEngine:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     task = pending.pop(future)
-                    pid, peak, records = future.result()
+                    try:
+                        pid, peak, records = future.result()
+                    except BrokenProcessPool:
+                        raise CacError(
+                            "a worker process died (out of memory?); the notes written so far "
+                            "are kept: rerun the same command to resume, with fewer --workers"
+                        ) from None
                     self.peak_rss_kib[pid] = max(peak, self.peak_rss_kib.get(pid, 0))
                     yield from zip(task, records, strict=True)
         finally:

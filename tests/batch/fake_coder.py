@@ -99,3 +99,16 @@ def build(home: Path | None) -> FakeCoder:
 
 
 FACTORY = "tests.batch.fake_coder:build"
+
+
+class DyingCoder(FakeCoder):
+    """Kills its own process on the note "die", as the kernel's OOM killer would."""
+
+    def code(self, text: str, setting: str) -> CodingResult:
+        if text == "die":
+            os._exit(137)
+        return super().code(text, setting)
+
+
+def build_dying(home: Path | None) -> DyingCoder:
+    return DyingCoder()

@@ -140,3 +140,16 @@ def test_output_of_another_model_is_not_extended(tmp_path: Path, messy_jsonl: Pa
 def test_unusable_output_paths_raise(tmp_path: Path, messy_jsonl: Path, name: str) -> None:
     with pytest.raises(CacError, match="OUTPUT"):
         run_batch(messy_jsonl, tmp_path / name, coder=FAKE)
+
+
+def test_a_dead_worker_stops_the_run_with_a_message_and_keeps_finished_chunks(
+    tmp_path: Path,
+) -> None:
+    notes = tmp_path / "notes.jsonl"
+    lines = [json.dumps({"id": f"n{i}", "text": "pneumonia"}) for i in range(6)]
+    notes.write_text("\n".join([*lines, json.dumps({"id": "x", "text": "die"})]) + "\n")
+    out = tmp_path / "out.parquet"
+    dying = CoderSpec("tests.batch.fake_coder:build_dying")
+    with pytest.raises(CacError, match="worker process died"):
+        run_batch(notes, out, workers=1, coder=dying, chunk_notes=2)
+    assert pq.read_table(tmp_path / "out.parquet.parts").num_rows > 0

@@ -72,3 +72,20 @@ def test_real_coder_gives_identical_suggestions_on_codiesp_dev_notes(
     assert table.num_rows > 8 and "icd10cm" in table["system"].to_pylist()
     assert pq.read_table(on_spark).equals(table)
     assert on_spark.read_bytes() == local.read_bytes()
+
+
+def test_spark_submit_job_appends_only_new_notes(spark: SparkSession, tmp_path: Path) -> None:
+    from cac.batch.spark_job import main
+
+    notes, coded = tmp_path / "notes.parquet", str(tmp_path / "coded")
+    spark.createDataFrame([("a", "pneumonia"), ("b", " ")], "id string, text string").write.parquet(
+        str(notes)
+    )
+    main(["--input", str(notes), "--output", coded, "--coder", FACTORY])
+    more = tmp_path / "more.parquet"
+    spark.createDataFrame([("a", "pneumonia"), ("c", "Fever.")], "id string, text string").write.parquet(
+        str(more)
+    )
+    main(["--input", str(more), "--output", coded, "--coder", FACTORY])
+    rows = sorted((r.note_id, r.rank or 0, r.error_kind) for r in spark.read.parquet(coded).collect())
+    assert rows == [("a", 1, None), ("a", 2, None), ("b", 0, "note"), ("c", 1, None)]
