@@ -22,6 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
@@ -82,6 +83,13 @@ def _descendants_peak_mb(root: int, needle: str) -> list[float]:
             kib = int(hwm.split()[1])
             peaks.append(round(kib / 1024, 1))
     return sorted(peaks, reverse=True)
+
+
+def _by_note(path: Path) -> dict[str, list[dict[str, Any]]]:
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for row in pq.read_table(path).to_pylist():
+        rows.setdefault(row["note_id"], []).append(row)
+    return rows
 
 
 def _result(name: str, summary: BatchSummary, clock: _Clock, peaks: list[float],
@@ -146,6 +154,15 @@ def main() -> None:
             results.append(result)
         reference = outputs["local, 1 worker"].read_bytes()
         identical = {name: path.read_bytes() == reference for name, path in outputs.items()}
+        baseline = _by_note(outputs["local, 1 worker"])
+        for result, path in zip(results, outputs.values(), strict=True):
+            notes_rows = _by_note(path)
+            result["notes_differing_from_local_1_worker"] = sum(
+                notes_rows.get(n) != rows for n, rows in baseline.items()
+            )
+            result["model_versions"] = sorted(
+                set(pq.read_table(path)["model"].drop_null().to_pylist())
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     one, two = results[0]["notes_per_s_steady"], results[1]["notes_per_s_steady"]
