@@ -41,15 +41,16 @@ MAX_TEXT_CHARS = 100_000
 SHOW_THRESHOLDS = {System.ICD10CM: 0.30, System.ICD10PCS: 0.25}
 DEFAULT_SHOW_THRESHOLD = 0.30
 # Weight of a lexicon entry by where it came from; co-occurrence phrases are the noisiest.
-# Chosen on CodiEsp dev (max-aggregation, weight 0.4: D MAP 0.403, P MAP 0.357; see README).
-SOURCE_WEIGHTS = {"kb": 1.0, "train": 1.0, "cooc": 0.4, "search": 0.5}
+# Chosen on CodiEsp dev (see README "Coding a note"): co-occurrence 0.4; tagger spans linked by
+# search 0.4 (0.2: D MAP 0.397, 0.3: 0.398, 0.4: 0.399, 0.5: 0.396, 0.6: 0.391).
+SOURCE_WEIGHTS = {"kb": 1.0, "train": 1.0, "cooc": 0.4, "search": 0.4}
 # A tagger span the lexicon does not cover is linked to this many search candidates, scored
 # SOURCE_WEIGHTS["search"] * (search score - SEARCH_FLOOR) / (1 - SEARCH_FLOOR).
 SEARCH_TOP = 2
 SEARCH_FLOOR = 0.6
-# A code's train prior (share of CodiEsp train documents coded with it) is added to its best
-# support with this weight: among codes with equal evidence, the common one ranks first.
-PRIOR_WEIGHT = 0.5
+# A code's train prior (share of CodiEsp train documents coded with it) added to its best support
+# with this weight. Off: on dev, 0.25 cost 0.009 D MAP and even a 0.02 tie-break cost 0.003.
+PRIOR_WEIGHT = 0.0
 # How several supports of one code combine: "max" or "noisy_or" (max: D MAP 0.393, noisy-OR
 # 0.231 on CodiEsp dev; many weak co-occurrence supports must not add up).
 AGGREGATION = "max"
@@ -57,7 +58,9 @@ MODELS_DIR = Path(__file__).parent.parent / "models"
 DEFAULT_LEXICON = MODELS_DIR / "lexicon.json.gz"
 DEFAULT_MENTION_MODEL = MODELS_DIR / "mention"
 DEFAULT_PRIORS = MODELS_DIR / "code_priors.json"
-_SEARCH_SYSTEMS = {"DIAGNOSIS": System.ICD10CM, "PROCEDURE": System.ICD10PCS}
+# Procedure spans are not searched: linking them by string search cost P MAP on CodiEsp dev
+# (0.357 -> 0.339); ICD-10-PCS titles read nothing like notes.
+_SEARCH_SYSTEMS = {"DIAGNOSIS": System.ICD10CM}
 
 Setting = Literal["inpatient", "outpatient"]
 
@@ -218,7 +221,7 @@ class Coder:
         matches += self._search_matches(tagged, matches, text)
         labelled = {(s, e, label) for s, e, label in tagged}
         for m in matches:
-            if m.entries and m.entries[0].source != "search":
+            if m.entries and not m.entries[0].source.startswith("search"):
                 labelled.update((m.start, m.end, _label(e.system)) for e in m.entries)
         spans = sorted({(m.start, m.end) for m in matches} | {(s, e) for s, e, _ in labelled})
         asserted = {(a.start, a.end): a for a in self.annotator.annotate(parsed, spans)}
@@ -263,7 +266,10 @@ class Coder:
     def _search_matches(
         self, tagged: list[tuple[int, int, str]], matches: list[PhraseMatch], text: str
     ) -> list[PhraseMatch]:
-        """Tagger spans the lexicon does not cover, linked by knowledge-base search."""
+        """Tagger spans the lexicon does not cover, linked by knowledge-base search.
+
+        (Searching the covered spans too, as low-weight alternatives, cost D MAP on dev: 0.383.)
+        """
         covered = {(m.start, m.end) for m in matches}
         out = []
         for start, end, label in tagged:

