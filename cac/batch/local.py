@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
@@ -50,7 +50,7 @@ class LocalEngine:
         self.max_pending = self.workers * 4
         self.peak_rss_kib: dict[int, int] = {}
 
-    def code(self, notes: Iterator[NoteRow]) -> Iterator[Outcome]:
+    def code(self, notes: Iterator[NoteRow]) -> Generator[Outcome, None, None]:
         """Code ``notes`` (read lazily, a few tasks ahead of the workers)."""
         pool = ProcessPoolExecutor(
             self.workers,

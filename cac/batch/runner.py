@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -145,6 +146,23 @@ def run_batch(
             else:
                 yield row
 
+    def take(note: NoteRow, records: list[dict[str, Any]]) -> None:
+        _check_model(records, done.models)
+        errors = [r for r in records if r["error_kind"] is not None]
+        if errors or not records:
+            kind: ErrorKind = errors[0]["error_kind"] if errors else "failure"
+            reason = errors[0]["error"] if errors else "the engine returned no result"
+            chunk.errors.append(RowError(note.id, note.position, note.location, kind, reason))
+            progress.failed += 1
+        else:
+            drop = ("error_kind", "error")
+            chunk.records.extend({k: v for k, v in r.items() if k not in drop} for r in records)
+            progress.coded += 1
+        chunk.notes += 1
+        report()
+        if chunk.notes >= chunk_notes:
+            flush()
+
     session, own_session = spark, False
     if engine == "spark" and session is None:
         from pyspark.sql import SparkSession
@@ -161,32 +179,17 @@ def run_batch(
             from cac.batch.spark import SparkEngine
 
             assert session is not None
-            outcomes = SparkEngine(spec, session, chunk_notes).code(notes())
+            outcomes = closing(SparkEngine(spec, session, chunk_notes).code(notes()))
             peaks: dict[int, int] = {}
         else:
             from cac.batch.local import LocalEngine
 
             local = LocalEngine(spec, workers)
-            outcomes = local.code(notes())
+            outcomes = closing(local.code(notes()))
             peaks = local.peak_rss_kib
-        for note, records in outcomes:
-            _check_model(records, done.models)
-            errors = [r for r in records if r["error_kind"] is not None]
-            if errors or not records:
-                kind: ErrorKind = errors[0]["error_kind"] if errors else "failure"
-                reason = errors[0]["error"] if errors else "the engine returned no result"
-                chunk.errors.append(RowError(note.id, note.position, note.location, kind, reason))
-                progress.failed += 1
-            else:
-                chunk.records.extend(
-                    {k: v for k, v in r.items() if k not in ("error_kind", "error")}
-                    for r in records
-                )
-                progress.coded += 1
-            chunk.notes += 1
-            report()
-            if chunk.notes >= chunk_notes:
-                flush()
+        with outcomes as coded:  # on any error, stops the workers before the finally below
+            for note, records in coded:
+                take(note, records)
         flush()
     finally:
         if own_session and session is not None:

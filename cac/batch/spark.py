@@ -11,7 +11,7 @@ import math
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from functools import partial
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -120,7 +120,7 @@ class SparkEngine:
         # Several partitions per core, so one long note does not leave a core idle for long.
         self.partitions = 4 * max(1, session.sparkContext.defaultParallelism)
 
-    def code(self, notes: Iterator[NoteRow]) -> Iterator[Outcome]:
+    def code(self, notes: Iterator[NoteRow]) -> Generator[Outcome, None, None]:
         import pandas as pd
 
         while chunk := list(islice(notes, self.chunk_notes)):
