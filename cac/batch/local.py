@@ -22,8 +22,15 @@ Outcome = tuple[NoteRow, list[dict[str, Any]]]
 _Answer = tuple[int, int, list[list[dict[str, Any]]]]
 
 
-def _start_worker(spec: CoderSpec) -> None:
-    """Pool initializer: load the coder now, so the first task does not pay for it."""
+def _start_worker(spec: CoderSpec, threads: int) -> None:
+    """Pool initializer: share the cores among workers, then load the coder once.
+
+    PyTorch (and OpenMP/MKL) size their thread pools to every core of the machine when first
+    imported; N workers doing so would run N x cores threads on the cores. Spark sets
+    OMP_NUM_THREADS for its Python workers in the same way.
+    """
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, str(threads))
     # A failure is raised again, with its message, by the first task.
     with contextlib.suppress(Exception):
         cached_coder(spec)
@@ -56,7 +63,7 @@ class LocalEngine:
             self.workers,
             mp_context=get_context("spawn"),
             initializer=_start_worker,
-            initargs=(self.spec,),
+            initargs=(self.spec, max(1, (os.cpu_count() or 1) // self.workers)),
         )
         pending: dict[Future[_Answer], list[NoteRow]] = {}
         try:
