@@ -2,7 +2,7 @@
 
 Pipeline (see README "Coding"):
 
-1. parse: scispaCy tokens, PyRuSH sentences, scispaCy abbreviations the note defines;
+1. parse: scispaCy tokens, clinical sentences (``cac_sentences``), scispaCy abbreviations the note defines;
 2. mentions: the fine-tuned MiniLM tagger (DIAGNOSIS / PROCEDURE spans, when
    ``models/mention`` exists) and the high-recall lexicon phrase matcher; a defined abbreviation
    ("CKD" after "chronic kidney disease (CKD)") takes the codes of its long form;

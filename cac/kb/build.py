@@ -190,6 +190,7 @@ def _build_into(
                 by_kind=dict(sorted(Counter(r.kind for r in records).items())),
                 aliases_indexed=aliases,
             )
+        db.execute("ANALYZE")  # statistics, so lookups by parent use their index
         db.commit()
     finally:
         db.close()

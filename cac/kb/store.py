@@ -92,10 +92,12 @@ class KnowledgeBase:
         """Direct children of a node, in code order."""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {COLUMNS} FROM codes WHERE system = ? AND parent = ? ORDER BY code",
+                # Sorted here: ORDER BY in SQL can lead the planner to scan the primary key.
+                f"SELECT {COLUMNS} FROM codes INDEXED BY codes_parent "
+                "WHERE system = ? AND parent = ?",
                 (system.value, code),
             ).fetchall()
-        return [from_row(r) for r in rows]
+        return sorted((from_row(r) for r in rows), key=lambda r: r.code)
 
     def billable_descendants(self, system: System, code: str, limit: int = 50) -> list[CodeRecord]:
         """Billable, active codes below ``code``, breadth first, at most ``limit``."""

@@ -1,7 +1,7 @@
 """Assertion and sections for mention spans: medspaCy ConText and sectionizer over scispaCy tokens.
 
-A blank English spaCy pipeline with scispaCy's rule tokenizer, medspaCy's PyRuSH sentence
-splitter, scispaCy's ``AbbreviationDetector`` (abbreviations the note defines, "chronic kidney
+A blank English spaCy pipeline with scispaCy's rule tokenizer, our clinical sentence splitter
+(``cac_sentences``, :mod:`cac.nlp.sentences`), scispaCy's ``AbbreviationDetector`` (abbreviations the note defines, "chronic kidney
 disease (CKD)"), the medspaCy sectionizer and ConText (default English rules plus ours in
 ``data/context_rules.json``). A note is parsed in two steps: :meth:`AssertionAnnotator.parse`
 (tokens, sentences, abbreviations) and :meth:`AssertionAnnotator.annotate`, which takes mention
@@ -66,22 +66,20 @@ class ParsedNote:
 
 
 # Components run by parse(); the rest run by annotate().
-_PARSE_PIPES = ("medspacy_pyrush", "abbreviation_detector")
+_PARSE_PIPES = ("cac_sentences", "abbreviation_detector")
 
 
 def build_nlp() -> Language:
     """The assertion pipeline; built once per process (a few hundred ms)."""
     import medspacy  # noqa: F401 - registers the medspacy_* factories
     import scispacy.abbreviation  # noqa: F401 - registers "abbreviation_detector"
-    from loguru import logger
     from scispacy.custom_tokenizer import combined_rule_tokenizer
 
-    # PyRuSH logs every token it sees at DEBUG level: that is note text, which never goes to logs.
-    logger.disable("PyRuSH")
+    import cac.nlp.sentences  # noqa: F401 - registers "cac_sentences"
 
     nlp = spacy.blank("en")
     nlp.tokenizer = combined_rule_tokenizer(nlp)
-    nlp.add_pipe("medspacy_pyrush")
+    nlp.add_pipe("cac_sentences")
     nlp.add_pipe("abbreviation_detector")
     nlp.add_pipe(
         "medspacy_sectionizer",
