@@ -2,7 +2,8 @@
 
 Pipeline (see README "Coding"):
 
-1. parse: scispaCy tokens, clinical sentences (``cac_sentences``), scispaCy abbreviations the note defines;
+1. parse: scispaCy tokens, clinical sentences (``cac_sentences``), scispaCy abbreviations the
+   note defines;
 2. mentions: the fine-tuned MiniLM tagger (DIAGNOSIS / PROCEDURE spans, when
    ``models/mention`` exists) and the high-recall lexicon phrase matcher; a defined abbreviation
    ("CKD" after "chronic kidney disease (CKD)") takes the codes of its long form;
@@ -11,8 +12,12 @@ Pipeline (see README "Coding"):
 4. assertion and section per mention (medspaCy ConText + sectionizer), then guideline rules
    (negated / hypothetical dropped, family -> Z80-Z84, resolved history -> Z85-Z87, uncertain by
    setting);
-5. per-code confidence: supports of a code (phrase precision learned on train, co-occurrence and
-   search links down-weighted) combined by noisy-OR; billable resolution; ranked per system.
+5. candidates: every code the supports reach, plus unshown sibling alternatives (other codes of
+   the category seen in CodiEsp train) and, with a bi-encoder, dense-retrieval hits per span;
+6. confidence: the learned ranker (``models/ranker``, :mod:`cac.ranking`) scores each
+   candidate from its features and calibrates the score to a probability; without a ranker, the
+   best weighted support. Billable resolution; ranked per system; the shown list is cut at a
+   per-system threshold.
 """
 
 from __future__ import annotations
@@ -32,9 +37,12 @@ from cac.kb.store import KnowledgeBase
 from cac.linking.search import CodeSearcher
 from cac.nlp.context import AssertedSpan, AssertionAnnotator, ParsedNote
 from cac.nlp.tokens import normalize_phrase, tokenize
+from cac.ranking.features import CodeCandidate, NoteContext, Support, feature_matrix
 
 if TYPE_CHECKING:
+    from cac.linking.dense import DenseRetriever
     from cac.nlp.mention_model import MentionModel
+    from cac.ranking.model import Ranker
 
 MAX_TEXT_CHARS = 100_000
 # The shown list is cut per system at the confidence with the best micro-F1 on CodiEsp dev.
@@ -43,14 +51,26 @@ DEFAULT_SHOW_THRESHOLD = 0.30
 # Weight of a lexicon entry by where it came from; co-occurrence phrases are the noisiest.
 # Chosen on CodiEsp dev (see README "Coding a note"): co-occurrence 0.4; tagger spans linked by
 # search 0.4 (0.2: D MAP 0.397, 0.3: 0.398, 0.4: 0.399, 0.5: 0.396, 0.6: 0.391).
-SOURCE_WEIGHTS = {"kb": 1.0, "train": 1.0, "cooc": 0.4, "search": 0.4}
+# Dense-retrieval hits and sibling expansions only reach the ranker: without it they weigh 0 and
+# stay in the unshown tail.
+SOURCE_WEIGHTS = {
+    "kb": 1.0,
+    "train": 1.0,
+    "cooc": 0.4,
+    "search": 0.4,
+    "dense": 0.0,
+    "sibling": 0.0,
+}
+# Dense retrieval: the best DENSE_TOP codes of the span's system for every tagger span.
+DENSE_TOP = 5
+DENSE_SYSTEMS = {"DIAGNOSIS": System.ICD10CM, "PROCEDURE": System.ICD10PCS}
+# Sibling expansion: a candidate's category (first three characters) proposes its other codes
+# seen in CodiEsp train (prior > 0), at most SIBLINGS of them, most frequent first.
+SIBLINGS = 8
 # A tagger span the lexicon does not cover is linked to this many search candidates, scored
 # SOURCE_WEIGHTS["search"] * (search score - SEARCH_FLOOR) / (1 - SEARCH_FLOOR).
 SEARCH_TOP = 2
 SEARCH_FLOOR = 0.6
-# A code's train prior (share of CodiEsp train documents coded with it) added to its best support
-# with this weight. Off: on dev, 0.25 cost 0.009 D MAP and even a 0.02 tie-break cost 0.003.
-PRIOR_WEIGHT = 0.0
 # How several supports of one code combine: "max" or "noisy_or" (max: D MAP 0.393, noisy-OR
 # 0.231 on CodiEsp dev; many weak co-occurrence supports must not add up).
 AGGREGATION = "max"
@@ -58,6 +78,8 @@ MODELS_DIR = Path(__file__).parent.parent / "models"
 DEFAULT_LEXICON = MODELS_DIR / "lexicon.json.gz"
 DEFAULT_MENTION_MODEL = MODELS_DIR / "mention"
 DEFAULT_PRIORS = MODELS_DIR / "code_priors.json"
+DEFAULT_RANKER = MODELS_DIR / "ranker"
+DEFAULT_BIENCODER = MODELS_DIR / "biencoder"
 # Procedure spans are not searched: linking them by string search cost P MAP on CodiEsp dev
 # (0.357 -> 0.339); ICD-10-PCS titles read nothing like notes.
 _SEARCH_SYSTEMS = {"DIAGNOSIS": System.ICD10CM}
@@ -97,6 +119,15 @@ class Suggestion:
     demo: bool
     needs_specificity: bool
     shown: bool
+
+
+@dataclass(frozen=True)
+class NoteAnalysis:
+    """A note's mentions and candidate codes before scoring (see :meth:`Coder.analyse`)."""
+
+    mentions: list[Mention]
+    candidates: dict[tuple[System, str], CodeCandidate]
+    note: NoteContext
 
 
 @dataclass(frozen=True)
@@ -153,12 +184,17 @@ class Coder:
         annotator: AssertionAnnotator | None = None,
         tagger: MentionModel | None = None,
         priors: dict[tuple[System, str], float] | None = None,
+        ranker: Ranker | None = None,
+        dense: DenseRetriever | None = None,
     ) -> None:
         self.kb = kb
         self.lexicon = lexicon
         self.annotator = annotator or AssertionAnnotator()
         self.tagger = tagger
         self.priors = priors or {}
+        self.ranker = ranker
+        self.dense = dense
+        self._categories: dict[tuple[System, str], list[str]] | None = None
         self.searcher = CodeSearcher(kb)
         self._cues: set[str] | None = None
         # matched node -> code to suggest; the lexicon is fixed, so this only grows to its size
@@ -168,7 +204,10 @@ class Coder:
             "lexicon": str(lexicon.meta.get("train_hash", ""))[:12],
             "mention_model": tagger.version if tagger else "none (phrase matcher only)",
             "pipeline": "tagger-lexicon-context/2" if tagger else "lexicon-context/2",
+            "ranker": ranker.version if ranker else "none (heuristic confidence)",
         }
+        if dense is not None:
+            self.model_info["biencoder"] = dense.encoder.version
 
     @classmethod
     def load(
@@ -176,26 +215,48 @@ class Coder:
         kb_dir: Path | None = None,
         lexicon_path: Path | None = None,
         mention_dir: Path | None = None,
+        ranker_dir: Path | None = None,
     ) -> Coder:
         """The knowledge base under ``CAC_HOME``, the committed lexicon and, when it has been
-        trained (``make models``), the mention tagger in ``models/mention``.
+        trained, the mention tagger and the ranker: for each, the registry's ``champion`` version
+        (``cac-mention-tagger``, ``cac-ranker``) if there is one (``cac.registry.resolve``), else
+        the committed folder under ``models/``.
 
         Without the tagger the coder still works on the phrase matcher alone; ``model`` in every
         result says which was used.
         """
         kb = KnowledgeBase.open(kb_dir or get_settings().kb_dir)
-        directory = mention_dir or DEFAULT_MENTION_MODEL
+        directory, mention_source = _model_dir("mention", mention_dir, DEFAULT_MENTION_MODEL)
         tagger = None
         if (directory / "config.json").exists():
             from cac.nlp.mention_model import MentionModel
 
             tagger = MentionModel(directory)
-        return cls(
+        ranker_path, ranker_source = _model_dir("ranker", ranker_dir, DEFAULT_RANKER)
+        ranker = None
+        if (ranker_path / "meta.json").exists():
+            from cac.ranking.model import Ranker
+
+            ranker = Ranker.load(ranker_path)
+        dense = None
+        if ranker is not None and ranker.meta.get("dense_encoder"):
+            from cac.linking.dense import DenseRetriever
+
+            encoder_path, encoder_source = _model_dir("biencoder", None, DEFAULT_BIENCODER)
+            dense = DenseRetriever.load(kb, encoder_path, systems=list(DENSE_SYSTEMS.values()))
+        coder = cls(
             kb,
             Lexicon.load(lexicon_path or DEFAULT_LEXICON),
             tagger=tagger,
             priors=load_priors(DEFAULT_PRIORS),
+            ranker=ranker,
+            dense=dense,
         )
+        coder.model_info["ranker_source"] = ranker_source if ranker else "none"
+        if dense is not None:
+            coder.model_info["biencoder_source"] = encoder_source
+        coder.model_info["mention_model_source"] = mention_source if tagger else "none"
+        return coder
 
     def code(self, text: str, setting: Setting = "inpatient") -> CodingResult:
         """Suggest codes for one note.
@@ -214,11 +275,19 @@ class Coder:
             )
         if "\x00" in text:
             raise CodingInputError("the note contains NUL bytes; send plain text")
+        analysis = self.analyse(text, setting)
+        suggestions = self._suggest(analysis, text)
+        return CodingResult(suggestions, analysis.mentions, dict(self.model_info))
+
+    def analyse(self, text: str, setting: Setting = "inpatient") -> NoteAnalysis:
+        """Mentions and every candidate code with its supports, before scoring (``code`` minus
+        the ranking; the ranker's training reads its features from here)."""
         parsed = self.annotator.parse(text)
         matches = list(self.lexicon.find(tokenize(text), text))
         matches += self._abbreviation_matches(parsed, matches)
         tagged = self.tagged_spans(text)
         matches += self._search_matches(tagged, matches, text)
+        matches += self._dense_matches(tagged, text)
         labelled = {(s, e, label) for s, e, label in tagged}
         for m in matches:
             if m.entries and not m.entries[0].source.startswith("search"):
@@ -229,8 +298,24 @@ class Coder:
             Mention(s, e, text[s:e], label, asserted[(s, e)].assertion, asserted[(s, e)].section)
             for s, e, label in sorted(labelled, key=lambda m: (m[0], -m[1], m[2]))
         ]
-        suggestions = self._suggest(matches, asserted, text, setting)
-        return CodingResult(suggestions, mentions, dict(self.model_info))
+        candidates = self._candidates(matches, asserted, setting)
+        return NoteAnalysis(mentions, candidates, NoteContext(len(text), frozenset(tagged)))
+
+    def features(self, analysis: NoteAnalysis) -> dict[System, tuple[list[CodeCandidate], Any]]:
+        """Per system: the note's candidates and their feature rows (:mod:`cac.ranking`)."""
+        by_system: dict[System, list[CodeCandidate]] = defaultdict(list)
+        for candidate in analysis.candidates.values():
+            by_system[candidate.system].append(candidate)
+        out = {}
+        for system, candidates in by_system.items():
+            billable = {
+                (c.system, c.code): bool(r.billable)
+                for c in candidates
+                if (r := self.kb.get(c.system, c.code)) is not None
+            }
+            rows = feature_matrix(candidates, analysis.note, self.priors, billable)
+            out[system] = (candidates, rows)
+        return out
 
     def tagged_spans(self, text: str) -> list[tuple[int, int, str]]:
         """Tagger spans, less those that are only an assertion cue ("s/p", "history"): a cue
@@ -291,6 +376,29 @@ class Coder:
                 out.append(PhraseMatch(start, end, query, entries))
         return out
 
+    def _dense_matches(self, tagged: list[tuple[int, int, str]], text: str) -> list[PhraseMatch]:
+        """Every tagger span's nearest codes by the bi-encoder (one batched encode per note)."""
+        if self.dense is None or not tagged:
+            return []
+        spans = [(s, e, label) for s, e, label in tagged if label in DENSE_SYSTEMS]
+        if not spans:
+            return []
+        vectors = self.dense.encode([text[s:e] for s, e, _ in spans])
+        out = []
+        for label, system in DENSE_SYSTEMS.items():
+            rows = [i for i, (_, _, lab) in enumerate(spans) if lab == label]
+            if not rows:
+                continue
+            hits = self.dense.search_vectors(vectors[rows], system, DENSE_TOP)
+            for i, found in zip(rows, hits, strict=True):
+                start, end, _ = spans[i]
+                entries = tuple(
+                    LexiconEntry(system, code, max(0.0, score), "dense") for code, score in found
+                )
+                if entries:
+                    out.append(PhraseMatch(start, end, text[start:end], entries))
+        return out
+
     def _apply_guidelines(
         self, target: tuple[System, str], assertion: str, setting: Setting
     ) -> tuple[System, str] | None:
@@ -310,53 +418,95 @@ class Coder:
             return (System.ICD10CM, history) if history else target
         return target
 
-    def _suggest(
+    def _candidates(
         self,
         matches: list[PhraseMatch],
         asserted: dict[tuple[int, int], AssertedSpan],
-        text: str,
         setting: Setting,
-    ) -> list[Suggestion]:
-        supports: dict[tuple[System, str], list[float]] = defaultdict(list)
-        evidence: dict[tuple[System, str], dict[tuple[int, int], Evidence]] = defaultdict(dict)
-        assertions: dict[tuple[System, str], set[str]] = defaultdict(set)
+    ) -> dict[tuple[System, str], CodeCandidate]:
+        """Every code the matches support, after billable resolution and the guidelines."""
         best_per_span: dict[tuple[System, str, int, int], LexiconEntry] = {}
         for m in matches:
             for entry in m.entries:
                 key = (entry.system, entry.code, m.start, m.end)
                 if key not in best_per_span or entry.precision > best_per_span[key].precision:
                     best_per_span[key] = entry
+        candidates: dict[tuple[System, str], CodeCandidate] = {}
         for (system, code, start, end), entry in best_per_span.items():
             billable = self._billable(system, code)
-            assertion = asserted[(start, end)].assertion
-            target = self._apply_guidelines(billable, assertion, setting) if billable else None
+            span = asserted[(start, end)]
+            target = self._apply_guidelines(billable, span.assertion, setting) if billable else None
             if target is None:
                 continue
-            supports[target].append(entry.precision * SOURCE_WEIGHTS.get(entry.source, 1.0))
-            evidence[target][(start, end)] = Evidence(start, end, text[start:end])
-            assertions[target].add(assertion)
+            candidate = candidates.get(target)
+            if candidate is None:
+                candidate = candidates[target] = CodeCandidate(*target)
+            candidate.supports.append(Support(entry.precision, entry.source, start, end))
+            candidate.weighted.append(entry.precision * SOURCE_WEIGHTS.get(entry.source, 1.0))
+            candidate.assertions.add(span.assertion)
+            candidate.sections.add(span.section)
+        for (system, code), found in list(candidates.items()):
+            for sibling in self._siblings(system, code):
+                expansion = candidates.get((system, sibling))
+                if expansion is None:
+                    expansion = candidates[(system, sibling)] = CodeCandidate(system, sibling)
+                elif any(s.source != "sibling" for s in expansion.supports):
+                    continue  # the code has evidence of its own
+                for support in found.supports:
+                    expansion.supports.append(
+                        Support(found.heuristic, "sibling", support.start, support.end)
+                    )
+                expansion.weighted.append(0.0)
+                expansion.assertions |= found.assertions
+                expansion.sections |= found.sections
+        return candidates
+
+    def _siblings(self, system: System, code: str) -> list[str]:
+        """Other codes of ``code``'s category seen in train, most frequent first."""
+        if self._categories is None:
+            groups: dict[tuple[System, str], list[tuple[float, str]]] = defaultdict(list)
+            for (sys_, c), prior in self.priors.items():
+                record = self.kb.get(sys_, c)
+                if (
+                    record is not None
+                    and record.active
+                    and (record.billable or sys_ is not System.ICD10CM)
+                ):
+                    groups[(sys_, c[:3])].append((prior, c))
+            self._categories = {
+                key: [c for _, c in sorted(items, key=lambda t: (-t[0], t[1]))[:SIBLINGS]]
+                for key, items in groups.items()
+            }
+        return [c for c in self._categories.get((system, code[:3]), []) if c != code]
+
+    def _suggest(self, analysis: NoteAnalysis, text: str) -> list[Suggestion]:
         suggestions = []
-        for (system, code), scores in supports.items():
-            prior = self.priors.get((system, code), 0.0)
-            confidence = min(1.0, aggregate(scores) + PRIOR_WEIGHT * prior)
-            record = self.kb.get(system, code)
-            if record is None:
-                continue
-            suggestions.append(
-                Suggestion(
-                    system=system,
-                    code=record.display,
-                    description=record.title,
-                    confidence=confidence,
-                    evidence=tuple(
-                        sorted(evidence[(system, code)].values(), key=lambda e: e.start)
-                    ),
-                    assertion=_summary(assertions[(system, code)]),
-                    demo=record.demo,
-                    needs_specificity=not record.billable,
-                    shown=confidence >= SHOW_THRESHOLDS.get(system, DEFAULT_SHOW_THRESHOLD),
+        for system, (candidates, rows) in self.features(analysis).items():
+            if self.ranker is not None and system in self.ranker.systems():
+                codes = [c.code for c in candidates]
+                confidences = [float(p) for p in self.ranker.confidence(system, rows, codes)]
+                threshold = self.ranker.thresholds.get(system, DEFAULT_SHOW_THRESHOLD)
+            else:
+                confidences = [min(1.0, aggregate(c.weighted)) for c in candidates]
+                threshold = SHOW_THRESHOLDS.get(system, DEFAULT_SHOW_THRESHOLD)
+            for candidate, confidence in zip(candidates, confidences, strict=True):
+                record = self.kb.get(system, candidate.code)
+                if record is None:
+                    continue
+                spans = sorted({(s.start, s.end) for s in candidate.supports})
+                suggestions.append(
+                    Suggestion(
+                        system=system,
+                        code=record.display,
+                        description=record.title,
+                        confidence=confidence,
+                        evidence=tuple(Evidence(s, e, text[s:e]) for s, e in spans),
+                        assertion=_summary(candidate.assertions),
+                        demo=record.demo,
+                        needs_specificity=not record.billable,
+                        shown=confidence >= threshold,
+                    )
                 )
-            )
         order = {s: i for i, s in enumerate(System)}
         suggestions.sort(key=lambda s: (order[s.system], -s.confidence, s.code))
         return suggestions
@@ -378,6 +528,16 @@ class Coder:
         if record.billable or system is not System.ICD10CM:
             return (system, record.code)
         return (system, _default_child(self.kb, record).code)
+
+
+def _model_dir(kind: str, given: Path | None, default: Path) -> tuple[Path, str]:
+    """A model folder given by the caller, else the registry's champion, else ``default``."""
+    if given is not None:
+        return given, "files"
+    from cac.registry import resolve
+
+    resolved = resolve(kind, default)
+    return resolved.path, resolved.label
 
 
 def load_priors(path: Path) -> dict[tuple[System, str], float]:

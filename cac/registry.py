@@ -39,6 +39,8 @@ MODEL_NAMES: dict[str, str] = {
 CHAMPION = "champion"
 ARTIFACT_PATH = "model"
 MODEL_CARD = "MODEL_CARD.md"
+FLOAT_WEIGHTS = "model.safetensors"
+COMPACT = "weights.int8.safetensors"
 _METRIC_TAG = "metric."
 # Model-version descriptions are VARCHAR(5000) in MLflow's SQL stores; the full card is an artifact.
 _DESCRIPTION_CHARS = 4000
@@ -135,7 +137,10 @@ def register(
         raise RegistryError("register() needs an active MLflow run (training.tracking.tracked_run)")
     if not directory.is_dir():
         raise RegistryError(f"model folder {directory} does not exist")
-    mlflow.log_artifacts(str(directory), artifact_path=ARTIFACT_PATH)
+    for path in sorted(directory.iterdir()):
+        # The float weights stay out when the committed int8 file is there (it is what loads).
+        if path.is_file() and not (path.name == FLOAT_WEIGHTS and (directory / COMPACT).exists()):
+            mlflow.log_artifact(str(path), artifact_path=ARTIFACT_PATH)
     mlflow.log_text(model_card, f"{ARTIFACT_PATH}/{MODEL_CARD}")
     client = _client(mlflow.get_tracking_uri())
     if _registered(client, name) is None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cac.codesets.records import System
 from cac.config import Settings
 from cac.pipeline import MAX_TEXT_CHARS, Coder, CodingInputError
 
@@ -114,7 +116,9 @@ def test_tagger_spans_become_mentions_and_are_linked_by_search(coder: Coder) -> 
     assert any(m.text == mention and m.label == "DIAGNOSIS" for m in result.mentions)
     # a one-letter span is dropped, so it cannot swallow the "s/p" cue
     assert not any(m.text == "s" for m in result.mentions)
-    linked = [s for s in result.suggestions if any(e.start == 10 and e.end == 46 for e in s.evidence)]
+    linked = [
+        s for s in result.suggestions if any(e.start == 10 and e.end == 46 for e in s.evidence)
+    ]
     assert any(s.code.startswith("S42.0") for s in linked)
 
 
@@ -123,3 +127,55 @@ def test_without_a_tagger_the_phrase_matcher_alone_codes(coder: Coder) -> None:
     result = plain.code("Type 2 diabetes mellitus without complications.")
     assert "phrase matcher only" in result.model["mention_model"]
     assert "E11.9" in {s.code for s in result.suggestions}
+
+
+class _ByHeuristicRanker:
+    """A stand-in ranker: confidence is the heuristic column halved, threshold 0.2."""
+
+    def __init__(self) -> None:
+        self.thresholds = {System.ICD10CM: 0.2}
+        self.calls = 0
+
+    def systems(self) -> set[Any]:
+        return set(self.thresholds)
+
+    def confidence(self, system: Any, rows: Any, codes: list[str]) -> Any:
+        from cac.ranking.features import FEATURES
+
+        self.calls += 1
+        return rows[:, FEATURES.index("heuristic")] / 2
+
+
+def test_a_ranker_sets_confidence_and_the_shown_cut(coder: Coder) -> None:
+    ranker = _ByHeuristicRanker()
+    ranked = Coder(coder.kb, coder.lexicon, coder.annotator, coder.tagger, coder.priors)
+    ranked.ranker = ranker  # type: ignore[assignment]
+    text = "Type 2 diabetes mellitus without complications. Laparoscopic cholecystectomy."
+    plain = Coder(coder.kb, coder.lexicon, coder.annotator, coder.tagger, coder.priors)
+    baseline = {s.code: s.confidence for s in plain.code(text).suggestions}
+    result = ranked.code(text)
+    assert ranker.calls == 1  # ICD-10-CM only; other systems keep the heuristic
+    for s in result.suggestions:
+        if s.system.value == "icd10cm":
+            assert s.confidence == pytest.approx(baseline[s.code] / 2, abs=1e-6)
+            assert s.shown == (s.confidence >= 0.2)
+        else:
+            assert s.confidence == pytest.approx(baseline[s.code], abs=1e-6)
+
+
+def test_sibling_codes_seen_in_train_are_unshown_alternatives(coder: Coder) -> None:
+    plain = Coder(coder.kb, coder.lexicon, coder.annotator, coder.tagger, coder.priors)
+    text = "Type 2 diabetes mellitus without complications."
+    analysis = plain.analyse(text)
+    e119 = analysis.candidates[(System.ICD10CM, "E119")]
+    siblings = [
+        c
+        for (_, code), c in analysis.candidates.items()
+        if code.startswith("E11") and {s.source for s in c.supports} == {"sibling"}
+    ]
+    assert siblings, "E11 codes seen in CodiEsp train should be proposed beside E11.9"
+    evidence = {(s.start, s.end) for s in e119.supports}
+    for sibling in siblings:
+        assert {(s.start, s.end) for s in sibling.supports} <= evidence
+    shown = {s.code for s in plain.code(text).suggestions if s.shown}
+    assert not any(c.startswith("E11") and c != "E11.9" for c in shown)

@@ -241,12 +241,20 @@ def estimate_precision(
     return out
 
 
-def main() -> None:
-    kb = KnowledgeBase.open(get_settings().kb_dir)
-    train = load_split(DEFAULT_DIR, "train")
-    crosswalk = Crosswalk(kb, [c for codes in train.gold_d.values() for c in codes])
-    candidates = kb_phrases(kb)
-    candidates_kb = {p: set(c) for p, c in candidates.items()}
+def build_lexicon(
+    kb: KnowledgeBase,
+    train: CodiEspSplit,
+    crosswalk: Crosswalk,
+    kb_candidates: dict[str, set[Pair]] | None = None,
+    cues: set[str] | None = None,
+) -> Lexicon:
+    """The lexicon learned from ``train`` (all of CodiEsp train, or a fold of it).
+
+    ``kb_candidates`` (:func:`kb_phrases`) and ``cues`` (ConText trigger phrases) depend only on
+    the knowledge base and rules; pass them in when building several lexicons.
+    """
+    candidates_kb = {p: set(c) for p, c in (kb_candidates or kb_phrases(kb)).items()}
+    candidates = {p: set(c) for p, c in candidates_kb.items()}
     console.print(f"{len(candidates):,} phrases from the knowledge base")
     aligned = aligned_phrases(kb, train)
     console.print(f"{len(aligned):,} phrases aligned on train")
@@ -260,7 +268,7 @@ def main() -> None:
         if pairs:
             candidates.setdefault(abbreviation, set()).update(pairs)
             candidates_kb.setdefault(abbreviation, set()).update(pairs)
-    cues = modifier_phrases(build_nlp())
+    cues = cues if cues is not None else modifier_phrases(build_nlp())
     candidates = {
         p: c
         for p, c in candidates.items()
@@ -285,8 +293,16 @@ def main() -> None:
             "min_precision": MIN_PRECISION,
         },
     }
-    Lexicon(phrases, meta).save(OUT)
-    console.print(f"wrote {len(phrases):,} phrases to {OUT}")
+    return Lexicon(phrases, meta)
+
+
+def main() -> None:
+    kb = KnowledgeBase.open(get_settings().kb_dir)
+    train = load_split(DEFAULT_DIR, "train")
+    crosswalk = Crosswalk(kb, [c for codes in train.gold_d.values() for c in codes])
+    lexicon = build_lexicon(kb, train, crosswalk)
+    lexicon.save(OUT)
+    console.print(f"wrote {len(lexicon):,} phrases to {OUT}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from rich.console import Console
 from cac.codesets.records import System
 from cac.config import get_settings
 from cac.kb.store import KnowledgeBase
-from eval.codiesp import DEFAULT_DIR, load_split
+from eval.codiesp import DEFAULT_DIR, CodiEspSplit, load_split
 from eval.crosswalk import Crosswalk
 
 MODELS = Path(__file__).parent.parent / "models"
@@ -26,9 +26,12 @@ OUT = MODELS / "code_priors.json"
 console = Console()
 
 
-def code_priors(kb: KnowledgeBase) -> dict[str, dict[str, float]]:
-    """``{system: {code: share of train documents with the code in their gold}}``."""
-    train = load_split(DEFAULT_DIR, "train")
+def code_priors(
+    kb: KnowledgeBase, train: CodiEspSplit | None = None
+) -> dict[str, dict[str, float]]:
+    """``{system: {code: share of train documents with the code in their gold}}`` (all of
+    CodiEsp train by default, or the given part of it)."""
+    train = train or load_split(DEFAULT_DIR, "train")
     crosswalk = Crosswalk(kb, [c for codes in train.gold_d.values() for c in codes])
     docs = len(train.texts)
     counts = {

@@ -1,12 +1,12 @@
 """Assertion and sections for mention spans: medspaCy ConText and sectionizer over scispaCy tokens.
 
 A blank English spaCy pipeline with scispaCy's rule tokenizer, our clinical sentence splitter
-(``cac_sentences``, :mod:`cac.nlp.sentences`), scispaCy's ``AbbreviationDetector`` (abbreviations the note defines, "chronic kidney
-disease (CKD)"), the medspaCy sectionizer and ConText (default English rules plus ours in
-``data/context_rules.json``). A note is parsed in two steps: :meth:`AssertionAnnotator.parse`
-(tokens, sentences, abbreviations) and :meth:`AssertionAnnotator.annotate`, which takes mention
-character spans (they may overlap, so they go into a span group rather than ``doc.ents``) and
-gives each an assertion and a section.
+(``cac_sentences``, :mod:`cac.nlp.sentences`), scispaCy's ``AbbreviationDetector`` (abbreviations
+the note defines, "chronic kidney disease (CKD)"), the medspaCy sectionizer and ConText (default
+English rules plus ours in ``data/context_rules.json``). A note is parsed in two steps:
+:meth:`AssertionAnnotator.parse` (tokens, sentences, abbreviations) and
+:meth:`AssertionAnnotator.annotate`, which takes mention character spans (they may overlap, so
+they go into a span group rather than ``doc.ents``) and gives each an assertion and a section.
 """
 
 from __future__ import annotations

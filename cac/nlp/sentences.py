@@ -23,8 +23,43 @@ _END = frozenset({".", "!", "?"})
 _LINE_END = _END | {":", ";"}
 # Words that take a full stop without ending a sentence (lower case, without the stop).
 _ABBREVIATIONS = frozenset(
-    "dr mr mrs ms prof st vs approx e.g i.e etc fig no nos dept wt ht temp resp pt pts "
-    "min max jan feb mar apr jun jul aug sep sept oct nov dec".split()
+    [
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "prof",
+        "st",
+        "vs",
+        "approx",
+        "e.g",
+        "i.e",
+        "etc",
+        "fig",
+        "no",
+        "nos",
+        "dept",
+        "wt",
+        "ht",
+        "temp",
+        "resp",
+        "pt",
+        "pts",
+        "min",
+        "max",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+    ]
 )
 _LIST_MARKER = re.compile(r"^(?:\d{1,3}[.)]?|[a-z][.)]|[-*•·])$")
 _OPENERS = "\"'([{"
