@@ -28,6 +28,7 @@ FORMAT = "cac-ranker/2"
 # candidate on CodiEsp train (smoothed towards the system's base rate), and how often it was one.
 CODE_FEATURES = ("code_hit_rate", "code_candidates")
 SMOOTHING = 5.0
+TIE_BREAK = 2e-6
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,10 @@ class Calibration:
     y: tuple[float, ...]
 
     def __call__(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return np.interp(raw, self.x, self.y).astype(np.float64)
+        """Probabilities; strictly increasing in ``raw`` (a step of the isotonic map gets a
+        tie-break of at most 2e-6), so ranking by confidence is ranking by the ranker."""
+        flat = np.interp(raw, self.x, self.y)
+        return (flat * (1 - TIE_BREAK) + TIE_BREAK / 2 * (1 + np.tanh(raw))).astype(np.float64)
 
     def to_json(self) -> dict[str, list[float]]:
         return {"x": [round(v, 6) for v in self.x], "y": [round(v, 6) for v in self.y]}

@@ -52,8 +52,16 @@ def test_no_candidates_gives_no_rows() -> None:
 def test_calibration_interpolates_and_clips() -> None:
     calibration = Calibration((0.0, 1.0, 2.0), (0.1, 0.5, 0.9))
     assert calibration(np.array([-5.0, 0.5, 2.0, 9.0])).tolist() == pytest.approx(
-        [0.1, 0.3, 0.9, 0.9]
+        [0.1, 0.3, 0.9, 0.9], abs=1e-5
     )
+
+
+def test_calibration_keeps_the_ranker_order_inside_a_flat_step() -> None:
+    calibration = Calibration((0.0, 1.0, 2.0), (0.2, 0.2, 0.7))
+    out = calibration(np.array([0.1, 0.5, 0.9]))
+    assert out.tolist() == pytest.approx([0.2, 0.2, 0.2], abs=1e-5)
+    assert out[0] < out[1] < out[2]
+    assert ((0 <= out) & (out <= 1)).all()
 
 
 def _tiny_ranker() -> Ranker:
