@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from cac.cli.common import console, err_console, fail_cleanly, open_kb
@@ -79,6 +86,61 @@ def _print_manifest(manifest: Manifest) -> None:
         kinds = ", ".join(f"{kind} {n:,}" for kind, n in info.by_kind.items())
         console.print(f"{name}: {kinds}", highlight=False)
         console.print(f"  source: {info.source}; {info.version}", highlight=False)
+
+
+@app.command("build-dense")
+@fail_cleanly
+def build_dense(
+    force: Annotated[
+        bool, typer.Option("--force", help="Re-embed every name, even if the index is current.")
+    ] = False,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", help="Bi-encoder folder (default: the committed models/biencoder)."
+        ),
+    ] = None,
+    system: Annotated[
+        list[str] | None,
+        typer.Option("--system", help="Only this system (repeatable); default: all."),
+    ] = None,
+) -> None:
+    """Embed the code names of the knowledge base with the bi-encoder, for dense retrieval.
+
+    Skips systems whose index is current (same encoder and knowledge base); names embedded by the
+    same encoder before are reused. ``DenseRetriever.load`` also builds a missing index.
+    """
+    from cac.codesets.records import System
+    from cac.linking.dense import DEFAULT_MODEL_DIR, DenseEncoder, DenseRetriever
+
+    kb = open_kb()
+    systems = [System.parse(s) for s in system] if system else kb.systems
+    retriever = DenseRetriever(kb, DenseEncoder(model or DEFAULT_MODEL_DIR))
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    ) as progress:
+        built = retriever.ensure(systems, force=force, progress=progress)
+    if not built:
+        console.print(f"dense index at {retriever.paths.root} is up to date; nothing to do")
+        return
+    table = Table(title=f"dense index ({retriever.encoder.version})")
+    for column in ("system", "rows", "codes", "encoded", "reused", "seconds"):
+        table.add_column(column, justify="left" if column == "system" else "right")
+    for done, entry in built.items():
+        table.add_row(
+            done.value,
+            f"{entry.rows:,}",
+            f"{entry.codes:,}",
+            f"{entry.names_encoded:,}",
+            f"{entry.names_reused:,}",
+            f"{entry.build_seconds}",
+        )
+    console.print(table)
 
 
 @app.command("info")
