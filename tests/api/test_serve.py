@@ -164,9 +164,11 @@ def test_acknowledged_decisions_survive_sigkill_and_the_log_has_no_note_text(
                 )
                 assert r.status_code == 201, r.text
                 acknowledged[r.json()["decision"]["id"]] = r.json()["decision"]
+            suggested = {s["code"] for s in note["suggestions"]}
+            missed = next(c for c in ("Z79.4", "Z91.81", "S42.001A") if c not in suggested)
             added = httpx.post(
                 f"{first.url}/v1/notes/{note['id']}/codes",
-                json={"system": "icd10cm", "code": "Z79.4", "reason": "on insulin"},
+                json={"system": "icd10cm", "code": missed, "reason": "coder's own code"},
                 headers=coder,
             )
             assert added.status_code == 201, added.text

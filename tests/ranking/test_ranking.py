@@ -61,7 +61,7 @@ def test_calibration_keeps_the_ranker_order_inside_a_flat_step() -> None:
     out = calibration(np.array([0.1, 0.5, 0.9]))
     assert out.tolist() == pytest.approx([0.2, 0.2, 0.2], abs=1e-5)
     assert out[0] < out[1] < out[2]
-    assert ((0 <= out) & (out <= 1)).all()
+    assert ((out >= 0) & (out <= 1)).all()
 
 
 def _tiny_ranker() -> Ranker:
