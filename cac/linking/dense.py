@@ -18,7 +18,6 @@ base directory whole, and a rebuild with unchanged content must not cost a re-em
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -33,13 +32,13 @@ import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers import AutoModel
 
 from cac.codesets.records import CodeRecord, System
 from cac.errors import KnowledgeBaseError
 from cac.kb.build import NOT_INDEXED_KINDS
 from cac.kb.store import KnowledgeBase
-from cac.nlp.compact import COMPACT_NAME, load_compact
+from cac.nlp.compact import fingerprint, load_trained
 
 MAX_TOKENS = 32
 # The committed encoder (``python -m training.biencoder``).
@@ -63,38 +62,19 @@ def normalize_text(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _version(directory: Path) -> str:
-    """A short fingerprint of a trained encoder: its config and compact weights."""
-    digest = hashlib.sha256()
-    for name in ("config.json", COMPACT_NAME):
-        path = directory / name
-        if path.exists():
-            digest.update(path.read_bytes())
-    return f"minilm-biencoder@{digest.hexdigest()[:12]}"
-
-
 class DenseEncoder:
     """A loaded bi-encoder; :meth:`encode` returns L2-normalised float32 rows."""
 
     def __init__(self, directory: Path) -> None:
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-            if (directory / COMPACT_NAME).exists():
-                config = AutoConfig.from_pretrained(str(directory), local_files_only=True)
-                self.model = AutoModel.from_config(config, add_pooling_layer=False)  # type: ignore[no-untyped-call]
-                self.model.load_state_dict(load_compact(directory))
-            else:
-                self.model = AutoModel.from_pretrained(
-                    str(directory), local_files_only=True, add_pooling_layer=False
-                )
+            self.tokenizer, self.model = load_trained(directory, AutoModel, add_pooling_layer=False)
         except (OSError, RuntimeError, ValueError) as exc:
             raise KnowledgeBaseError(
                 f"bi-encoder in {directory} is missing or incomplete ({type(exc).__name__}); "
                 "train it with 'python -m training.biencoder'"
             ) from None
-        self.model.eval()
         self.directory = directory
-        self.version = _version(directory)
+        self.version = fingerprint(directory, "minilm-biencoder")
         self.dim = int(self.model.config.hidden_size)
 
     @torch.inference_mode()

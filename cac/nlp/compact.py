@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -54,3 +55,30 @@ def save_compact(state: dict[str, torch.Tensor], directory: Path) -> str:
 def load_compact(directory: Path) -> dict[str, torch.Tensor]:
     """The float32 state dict stored in ``directory``."""
     return dequantize(load_file(str(directory / COMPACT_NAME)))
+
+
+def fingerprint(directory: Path, prefix: str) -> str:
+    """``prefix@<sha>``: a short hash of a trained model's config and compact weights."""
+    digest = hashlib.sha256()
+    for name in ("config.json", COMPACT_NAME):
+        path = directory / name
+        if path.exists():
+            digest.update(path.read_bytes())
+    return f"{prefix}@{digest.hexdigest()[:12]}"
+
+
+def load_trained(directory: Path, auto_class: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """Tokenizer and model (in eval mode) of a fine-tuned folder, from the compact weights when
+    they are there, else from ``model.safetensors``. ``auto_class`` is a transformers ``Auto*``
+    class; ``kwargs`` go to the model's constructor. Raises what transformers raises."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+    if (directory / COMPACT_NAME).exists():
+        config = AutoConfig.from_pretrained(str(directory), local_files_only=True)
+        model = auto_class.from_config(config, **kwargs)
+        model.load_state_dict(load_compact(directory))
+    else:
+        model = auto_class.from_pretrained(str(directory), local_files_only=True, **kwargs)
+    model.eval()
+    return tokenizer, model

@@ -7,17 +7,16 @@ boundaries; predicted tags are turned back into character spans of the input.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
+from transformers import AutoModelForTokenClassification
 
 from cac.errors import KnowledgeBaseError
-from cac.nlp.compact import COMPACT_NAME, load_compact
+from cac.nlp.compact import fingerprint, load_trained
 
 TAGS = ("O", "B-DIAGNOSIS", "I-DIAGNOSIS", "B-PROCEDURE", "I-PROCEDURE")
 MAX_TOKENS = 256
@@ -116,38 +115,19 @@ def _whole_words(text: str, span: Span) -> Span | None:
     return (start, end, label)
 
 
-def _version(directory: Path) -> str:
-    """A short fingerprint of a trained model: its config and compact weights."""
-    digest = hashlib.sha256()
-    for name in ("config.json", COMPACT_NAME):
-        path = directory / name
-        if path.exists():
-            digest.update(path.read_bytes())
-    return f"minilm-tagger@{digest.hexdigest()[:12]}"
-
-
 class MentionModel:
     """A loaded token classifier; :meth:`predict` returns character spans with labels."""
 
     def __init__(self, directory: Path) -> None:
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-            if (directory / COMPACT_NAME).exists():
-                config = AutoConfig.from_pretrained(str(directory), local_files_only=True)
-                self.model = AutoModelForTokenClassification.from_config(config)  # type: ignore[no-untyped-call]
-                self.model.load_state_dict(load_compact(directory))
-            else:
-                self.model = AutoModelForTokenClassification.from_pretrained(
-                    str(directory), local_files_only=True
-                )
+            self.tokenizer, self.model = load_trained(directory, AutoModelForTokenClassification)
         except (OSError, RuntimeError) as exc:
             raise KnowledgeBaseError(
                 f"mention model in {directory} is missing or incomplete ({type(exc).__name__}); "
                 "train it with 'make models'"
             ) from None
-        self.model.eval()
         self.directory = directory
-        self.version = _version(directory)
+        self.version = fingerprint(directory, "minilm-tagger")
 
     @torch.inference_mode()
     def predict(self, text: str) -> list[Span]:
