@@ -31,3 +31,7 @@ class NotFoundError(CacError):
 
 class ConflictError(CacError):
     """The request conflicts with what is stored (a decision already made, a name in use)."""
+
+
+class ModelLoadError(CacError):
+    """The coding models could not be loaded; the message says why and what keeps serving."""

@@ -16,7 +16,7 @@ import cac
 from cac.api import docs, errors
 from cac.api.metrics import Metrics
 from cac.api.middleware import RequestMiddleware
-from cac.api.routes import codes, exports, health, notes, suggestions
+from cac.api.routes import admin, codes, exports, health, notes, suggestions
 from cac.api.schemas.problems import Problem
 from cac.api.state import NoteCoder, Services
 from cac.config import Settings, get_settings
@@ -37,7 +37,7 @@ codes, and every action is kept in an append-only audit.
 **Authentication**: every route but `/healthz` needs `Authorization: Bearer <key>`. Keys are
 created with `cac keys create --role ROLE --name NAME`. Roles: `ehr` (post and read notes),
 `coder` (read, decide, add codes, search codes, audit), `data_scientist` (read, audit, codes,
-exports, metrics), `admin` (everything).
+exports, metrics), `admin` (everything, including reloading the models).
 
 **Errors** are RFC 9457 `application/problem+json`; `detail` says what to fix. Every response
 carries an `X-Request-ID` header (send your own to correlate), also in the service log.
@@ -51,7 +51,7 @@ TAGS = [
     {"name": "decisions", "description": "Coders' decisions on suggestions."},
     {"name": "codes", "description": "The code knowledge base."},
     {"name": "exports", "description": "Audited decisions for retraining."},
-    {"name": "operations", "description": "Health, readiness, metrics."},
+    {"name": "operations", "description": "Health, readiness, metrics, model reloads."},
 ]
 
 
@@ -70,7 +70,8 @@ def create_app(
         settings: Defaults to the process settings (``CAC_*``).
         coder: A loaded coder to use (tests pass a small one).
         kb: The knowledge base; defaults to the coder's or the one under ``CAC_HOME``.
-        load_coder: How to load the coder; defaults to ``Coder.load``.
+        load_coder: How to load the coder, at start-up and on every reload; defaults to
+            ``Coder.load`` (which resolves the registry's ``champion`` each time).
         migrate: Apply the Alembic migrations at start-up.
     """
     settings = settings or get_settings()
@@ -84,12 +85,16 @@ def create_app(
 
         return Coder.load(settings.kb_dir)
 
+    # Reloads (POST /v1/admin/reload, SIGHUP) use the loader of start-up, so they pick up a
+    # newly promoted champion from the same places.
+    loader = services.load_coder = load_coder or default_loader
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if migrate:
             await run_in_threadpool(upgrade, services.db)
         if services.coder is None:
-            services.load_in_background(load_coder or default_loader, open_kb)
+            services.load_in_background(loader, open_kb)
         elif services.kb is None:
             own = getattr(services.coder, "kb", None)
             services.kb = own if isinstance(own, KnowledgeBase) else open_kb()
@@ -109,7 +114,7 @@ def create_app(
     for error_class in (errors.ApiError, CacError, RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(error_class, errors.handle)
     app.add_middleware(RequestMiddleware, metrics=services.metrics, max_body_bytes=MAX_BODY_BYTES)
-    for module in (notes, suggestions, codes, exports, health):
+    for module in (notes, suggestions, codes, exports, health, admin):
         app.include_router(module.router)
     docs.install(app)
     app.openapi = _openapi_with_extra_schemas(app)  # type: ignore[method-assign]

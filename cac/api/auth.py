@@ -24,6 +24,7 @@ class Permission(StrEnum):
     EXPORT = "export decisions"
     STATUS = "read service readiness"
     METRICS = "read metrics"
+    RELOAD = "reload the models"
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {

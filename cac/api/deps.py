@@ -23,15 +23,18 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def get_coder(services: ServicesDep) -> NoteCoder:
-    if services.coder is None:
+    """The serving coder, read once: a reload swapping it meanwhile does not affect this request."""
+    coder = services.coder
+    if coder is None:
         raise NotReady(_loading_message(services), headers=_RETRY)
-    return services.coder
+    return coder
 
 
 def get_kb(services: ServicesDep) -> KnowledgeBase:
-    if services.kb is None:
+    kb = services.kb
+    if kb is None:
         raise NotReady(_loading_message(services), headers=_RETRY)
-    return services.kb
+    return kb
 
 
 def _loading_message(services: Services) -> str:
@@ -51,3 +54,4 @@ CodeReader = Annotated[Principal, Security(requires(Permission.CODES_READ))]
 Exporter = Annotated[Principal, Security(requires(Permission.EXPORT))]
 StatusReader = Annotated[Principal, Security(requires(Permission.STATUS))]
 MetricsReader = Annotated[Principal, Security(requires(Permission.METRICS))]
+ModelReloader = Annotated[Principal, Security(requires(Permission.RELOAD))]

@@ -19,6 +19,7 @@ from cac.errors import (
     CacError,
     ConflictError,
     KnowledgeBaseError,
+    ModelLoadError,
     NotFoundError,
     UnknownCodeError,
     UnknownSystemError,
@@ -93,6 +94,10 @@ class NotReady(ApiError):
     status, slug, title = 503, "not-ready", "The service is not ready"
 
 
+class ModelsNotLoaded(ApiError):
+    status, slug, title = 500, "model-load-failed", "The models could not be loaded"
+
+
 def field_errors(errors: list[Any], drop_prefix: bool = False) -> list[dict[str, str]]:
     """``[{"field": "body.text", "message": ...}]`` from pydantic errors, without their input."""
     out = []
@@ -147,6 +152,8 @@ def to_api_error(exc: Exception) -> ApiError:
         return InvalidInput(str(exc))
     if isinstance(exc, KnowledgeBaseError):
         return NotReady(str(exc))
+    if isinstance(exc, ModelLoadError):
+        return ModelsNotLoaded(f"{exc}; see the service log")
     if isinstance(exc, CacError):
         return ApiError(str(exc))
     error = ApiError("an unexpected error occurred; the request id identifies it in the logs")

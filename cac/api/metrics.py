@@ -49,6 +49,13 @@ class Metrics:
             ["action"],
             registry=self.registry,
         )
+        self.model_reloads = Counter(
+            "cac_model_reloads",
+            "Model reloads (POST /v1/admin/reload, SIGHUP), by outcome: success, failure (the "
+            "previous models kept serving), busy (another load was running).",
+            ["outcome"],
+            registry=self.registry,
+        )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         labels = (method, route, str(status))

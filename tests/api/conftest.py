@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +16,8 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -63,6 +68,42 @@ class FakeCoder:
                 )
             )
         return CodingResult(suggestions, [], dict(self.model_info))
+
+
+class VersionedCoder:
+    """A :class:`FakeCoder` that reports a registry version of its ranker, as the real coder
+    does (``ranker_source``), and may take ``delay`` seconds per note."""
+
+    def __init__(self, version: int, delay: float = 0.0) -> None:
+        self.version = version
+        self.delay = delay
+        self.model_info = {
+            **FakeCoder.model_info,
+            "ranker_source": f"registry: cac-ranker v{version}",
+        }
+
+    def code(self, text: str, setting: str = "inpatient") -> CodingResult:
+        time.sleep(self.delay)
+        result = FakeCoder().code(text, setting)
+        return CodingResult(result.suggestions, [], dict(self.model_info))
+
+
+class Releases:
+    """A model loader that returns the next champion on every call: v2, v3, ..., each load
+    taking ``load_seconds``."""
+
+    def __init__(self, first: int = 2, delay: float = 0.0, load_seconds: float = 0.0) -> None:
+        self.next = first
+        self.delay = delay
+        self.load_seconds = load_seconds
+        self.calls = 0
+
+    def __call__(self) -> VersionedCoder:
+        self.calls += 1
+        time.sleep(self.load_seconds)
+        coder = VersionedCoder(self.next, self.delay)
+        self.next += 1
+        return coder
 
 
 @dataclass
@@ -133,6 +174,28 @@ def running_api(url: str, home: Path, coder: Any, kb: KnowledgeBase) -> Iterator
     app = create_app(settings, coder=coder, kb=kb)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, app.state.services.db, keys)
+
+
+@contextlib.contextmanager
+def live_server(app: FastAPI) -> Iterator[str]:
+    """The app under a real uvicorn server in a thread; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 @pytest.fixture(params=BACKENDS)

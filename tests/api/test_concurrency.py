@@ -3,20 +3,15 @@ acknowledged is lost, and no suggestion ends up with two competing active decisi
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import random
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from cac.api.app import create_app
@@ -25,30 +20,9 @@ from cac.db.engine import Database
 from cac.db.keys import Role, create_key
 from cac.db.models import Decision, Suggestion
 from cac.kb.store import KnowledgeBase
-from tests.api.conftest import FakeCoder, create_keys, note_text
+from tests.api.conftest import FakeCoder, create_keys, live_server, note_text
 
 CLIENTS = 8
-
-
-@contextlib.contextmanager
-def live_server(app: FastAPI) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def _together(work: Any, count: int = CLIENTS) -> list[Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
-from cac.api.routes import codes, exports, health, notes, suggestions
+from cac.api.routes import admin, codes, exports, health, notes, suggestions
 from tests.api.conftest import Api
 
 
@@ -30,14 +30,14 @@ def test_openapi_describes_every_route_with_examples(api: Api) -> None:
     spec = api.client.get("/openapi.json").json()
     routes = {
         (method, route.path)
-        for module in (codes, exports, health, notes, suggestions)
+        for module in (admin, codes, exports, health, notes, suggestions)
         for route in module.router.routes
         if isinstance(route, APIRoute) and route.include_in_schema
         for method in route.methods
     }
     documented = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
     assert routes == documented
-    assert len(documented) == 12
+    assert len(documented) == 13
 
     for path, item in spec["paths"].items():
         for method, operation in item.items():

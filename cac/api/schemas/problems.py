@@ -51,6 +51,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "The note is over the size limit",
         415: "Unsupported Content-Type",
         422: "Invalid input; `detail` and `errors` say what to fix",
+        500: "Server error; `detail` says what failed, the service log has more",
         503: "Models still loading, or the database is unreachable",
     }
     return {
