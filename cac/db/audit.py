@@ -17,6 +17,7 @@ class AuditAction(StrEnum):
     NOTE_CODED = "note.coded"
     SUGGESTION_DECIDED = "suggestion.decided"
     CODE_ADDED = "code.added"
+    NOTE_TEXT_EXPORTED = "note.text_exported"
 
 
 def append(

@@ -108,7 +108,9 @@ def test_a_second_decision_is_409_unless_it_supersedes(api: Api) -> None:
     assert (decision["sequence"], decision["supersedes"]) == (2, first.json()["decision"]["id"])
     assert second.json()["suggestion"]["status"] == "rejected"
     assert second.json()["suggestion"]["decision"]["id"] == decision["id"]
-    exported = api.client.get("/v1/exports/decisions", headers=api.auth("data_scientist")).json()
+    exported = api.client.get(
+        "/v1/exports/decision-rows", headers=api.auth("data_scientist")
+    ).json()
     assert [d["action"] for d in exported["decisions"]] == ["accept", "reject"]
     assert exported["decisions"][0]["suggestion_code"] == "J18.9"
 
@@ -134,10 +136,10 @@ def test_export_pages_through_decisions(api: Api) -> None:
         assert api.decide(suggestion_id, action="accept").status_code == 201
 
     first = api.client.get(
-        "/v1/exports/decisions?limit=3", headers=api.auth("data_scientist")
+        "/v1/exports/decision-rows?limit=3", headers=api.auth("data_scientist")
     ).json()
     rest = api.client.get(
-        f"/v1/exports/decisions?after={first['next_after']}", headers=api.auth("data_scientist")
+        f"/v1/exports/decision-rows?after={first['next_after']}", headers=api.auth("data_scientist")
     ).json()
 
     assert len(first["decisions"]) == 3 and len(rest["decisions"]) == 1

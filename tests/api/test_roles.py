@@ -42,6 +42,8 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ),
     ("GET", "/v1/codes/icd10cm/J18.9", None, {"coder", "data_scientist", "admin"}),
     ("GET", "/v1/exports/decisions", None, {"data_scientist", "admin"}),
+    ("GET", "/v1/exports/decisions?include_text=true", None, {"data_scientist", "admin"}),
+    ("GET", "/v1/exports/decision-rows", None, {"data_scientist", "admin"}),
     ("GET", "/readyz", None, EVERYONE),
     ("GET", "/metrics", None, {"data_scientist", "admin"}),
 ]

@@ -185,7 +185,7 @@ def test_acknowledged_decisions_survive_sigkill_and_the_log_has_no_note_text(
         try:
             second.wait_ready(keys["admin"])
             audit = httpx.get(f"{second.url}/v1/notes/{note['id']}/audit", headers=coder)
-            exported = httpx.get(f"{second.url}/v1/exports/decisions", headers=admin).json()
+            exported = httpx.get(f"{second.url}/v1/exports/decision-rows", headers=admin).json()
             after_restart = httpx.post(
                 f"{second.url}/v1/suggestions/{suggestions[0]['id']}/decision",
                 json={"action": "reject", "supersede": True},

@@ -1,27 +1,148 @@
-"""``/v1/exports/decisions``: audited decisions for retraining (no note text)."""
+"""``/v1/exports``: audited decisions for retraining.
+
+``/decisions`` streams the documented ``cac-decisions/1`` records (JSON Lines, one per reviewed
+note version); ``/decision-rows`` pages through the decisions one row each. Note text leaves
+only with ``include_text=true``, and each note whose text leaves is recorded in its audit.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from itertools import chain
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from cac.api import views
+from cac.api.context import current_request_id
 from cac.api.deps import Exporter, ServicesDep
+from cac.api.errors import InvalidInput
 from cac.api.schemas.decisions import DecisionExportPage
 from cac.api.schemas.problems import problem_responses
 from cac.db import decisions
+from cac.exports import decisions as export
+from cac.exports.decisions import ExportRequest, ExportRequestError, NoteRecord
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
+
+NDJSON = "application/x-ndjson"
+
+_RECORD_EXAMPLE: dict[str, Any] = {
+    "format": export.FORMAT,
+    "export_id": "9b2f0c1e4d5a46f8a7e3c2b1d0f9e8a7",
+    "note_id": 42,
+    "external_id": "enc-2026-000123/discharge-summary",
+    "version": 1,
+    "setting": "inpatient",
+    "created_at": "2026-11-27T10:15:00Z",
+    "text_sha256": "6f1ed002ab5595859014ebf0951522d9f0b7a3c3e0d5f2b1a4c9e8d7f6a5b4c3",
+    "model": {"pipeline": "tagger-lexicon-context/2", "kb": "3f9a1c0d2b7e"},
+    "suggestions": [
+        {
+            "id": 311,
+            "rank": 0,
+            "system": "icd10cm",
+            "code": "J18.9",
+            "description": "Pneumonia, unspecified organism",
+            "confidence": 0.82,
+            "shown": True,
+            "model_version": "tagger-lexicon-context/2;kb=3f9a1c0d2b7e",
+            "assertion": "present",
+            "needs_specificity": False,
+            "evidence": [[78, 87]],
+            "status": "replaced",
+            "decisions": [
+                {
+                    "id": 17,
+                    "sequence": 1,
+                    "action": "replace",
+                    "final_system": "icd10cm",
+                    "final_code": "J15.9",
+                    "coder": "coder-jane",
+                    "created_at": "2026-11-27T10:20:00Z",
+                    "reason": "culture grew gram-negative bacteria",
+                    "supersedes": None,
+                }
+            ],
+        }
+    ],
+    "added": [],
+}
+
+
+class NdjsonResponse(StreamingResponse):
+    media_type = NDJSON
 
 
 @router.get(
     "/decisions",
+    response_class=NdjsonResponse,
+    summary="Stream reviewed notes with their suggestions and decisions (JSON Lines)",
+    description=(
+        f"One `{export.FORMAT}` record per line for each note version with a decision at or "
+        "after `since` (every reviewed note without it), in note id order: the model's "
+        "suggestions as stored (code, confidence, shown, model version, evidence offsets) with "
+        "each one's decision chain (action, final code, coder, time, reason), the codes coders "
+        "added, and the note's model versions. The JSON Schema is "
+        f"`cac/exports/schema/{export.SCHEMA_FILE}` in the package. Note text is left out "
+        "unless `include_text=true`; then every exported note gets a `note.text_exported` "
+        "audit event naming the key and the export id."
+    ),
+    responses={
+        200: {
+            "description": "JSON Lines, one record per note version",
+            "content": {NDJSON: {"schema": {"type": "string"}, "example": _RECORD_EXAMPLE}},
+        },
+        **problem_responses(401, 403, 422),
+    },
+)
+def stream_decisions(
+    principal: Exporter,
+    services: ServicesDep,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="Only notes with a decision at or after this date (`2026-11-27`, "
+            "midnight UTC) or time (ISO 8601; UTC without an offset).",
+        ),
+    ] = None,
+    include_text: Annotated[
+        bool, Query(description="Add each note's text (audited per note).")
+    ] = False,
+) -> NdjsonResponse:
+    try:
+        parsed = export.parse_since(since) if since is not None else None
+    except ExportRequestError as exc:
+        problem = [{"field": "query.since", "message": str(exc)}]
+        raise InvalidInput(str(exc), errors=problem) from None
+    request = ExportRequest(
+        actor=principal.name,
+        via="api",
+        since=parsed,
+        include_text=include_text,
+        request_id=current_request_id(),
+    )
+    records = export.stream(services.db, request)
+    # Read the first batch now, so that a database error is still a problem+json response.
+    first = next(records, None)
+    head = [] if first is None else [first]
+    return NdjsonResponse(_lines(chain(head, records)))
+
+
+def _lines(records: Iterator[NoteRecord]) -> Iterator[bytes]:
+    for record in records:
+        yield (record.to_json() + "\n").encode("utf-8")
+
+
+@router.get(
+    "/decision-rows",
     response_model=DecisionExportPage,
-    summary="Page through every decision, oldest first",
+    summary="Page through every decision, oldest first, one row each",
     responses=problem_responses(401, 403, 422),
 )
-def export_decisions(
+def export_decision_rows(
     _: Exporter,
     services: ServicesDep,
     after: Annotated[int, Query(ge=0, le=2**31 - 1, description="Last id already read.")] = 0,

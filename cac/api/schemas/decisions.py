@@ -181,7 +181,8 @@ class AuditEventOut(BaseModel):
     id: int
     at: datetime
     action: str = Field(
-        description="note.created, note.coded, note.reposted, suggestion.decided, code.added."
+        description="note.created, note.coded, note.reposted, suggestion.decided, code.added, "
+        "note.text_exported."
     )
     actor: str = Field(description="Name of the API key.")
     suggestion_id: int | None

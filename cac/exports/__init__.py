@@ -1,0 +1,1 @@
+"""Exports of what the service stores, for retraining: one documented, versioned format each."""

@@ -1,0 +1,176 @@
+"""The decisions export: records that validate against the shipped schema, text only on request
+(and then audited), ``since`` on decision time, batches that change nothing; both backends."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from sqlalchemy import select
+
+from cac.db.engine import Database
+from cac.db.models import AuditEvent
+from cac.exports import decisions as export
+from cac.exports.decisions import ExportRequest, ExportRequestError
+from tests.api.conftest import BACKENDS, PHI, FakeCoder, database
+from tests.exports.sample import TEXT_A, Reviewed, populate
+
+
+@pytest.fixture(params=BACKENDS)
+def reviewed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Database, Reviewed]]:
+    with database(request.param, tmp_path, request) as url:
+        db = Database(url)
+        yield db, populate(db)
+        db.dispose()
+
+
+def _export(db: Database, **options: Any) -> list[dict[str, Any]]:
+    request = ExportRequest(actor="analyst", via="cli", **options)
+    return [json.loads(record.to_json()) for record in export.stream(db, request)]
+
+
+def _text_events(db: Database) -> list[AuditEvent]:
+    with db.read() as session:
+        return list(
+            session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action == "note.text_exported")
+                .order_by(AuditEvent.id)
+            )
+        )
+
+
+def test_the_shipped_schema_is_valid_and_names_the_format() -> None:
+    schema = export.schema()
+
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["properties"]["format"]["const"] == export.FORMAT
+    assert all("description" in field for field in schema["properties"].values())
+
+
+@pytest.mark.parametrize("include_text", [False, True], ids=["without text", "with text"])
+def test_every_record_validates_against_the_schema(
+    reviewed: tuple[Database, Reviewed], include_text: bool
+) -> None:
+    db, _ = reviewed
+    validator = jsonschema.Draft202012Validator(
+        export.schema(), format_checker=jsonschema.FormatChecker()
+    )
+
+    records = _export(db, include_text=include_text)
+
+    assert len(records) == 2
+    for record in records:
+        validator.validate(record)
+
+
+def test_a_record_holds_the_review_as_it_stands(reviewed: tuple[Database, Reviewed]) -> None:
+    db, ids = reviewed
+
+    records = _export(db)
+
+    assert [r["note_id"] for r in records] == [ids.a, ids.c]  # B was never reviewed
+    a = records[0]
+    assert (a["external_id"], a["version"], a["setting"]) == ("enc-1/dc", 1, "inpatient")
+    assert a["model"] == FakeCoder.model_info
+    assert a["text_sha256"] == hashlib.sha256(TEXT_A.encode()).hexdigest()
+    assert "text" not in a
+    by_code = {s["code"]: s for s in a["suggestions"]}
+    assert set(by_code) == {"J18.9", "E11.9", "I10"}
+    assert by_code["J18.9"]["confidence"] == 0.9 and by_code["J18.9"]["shown"] is True
+    assert by_code["J18.9"]["model_version"].startswith("fake/1")
+    start = TEXT_A.lower().find("pneumonia")
+    assert by_code["J18.9"]["evidence"] == [[start, start + len("pneumonia")]]
+    assert [(d["action"], d["final_code"]) for d in by_code["J18.9"]["decisions"]] == [
+        ("accept", "J18.9")
+    ]
+    chain = by_code["E11.9"]["decisions"]
+    assert [(d["sequence"], d["action"], d["coder"]) for d in chain] == [
+        (1, "reject", "coder-jane"),
+        (2, "accept", "coder-ann"),
+    ]
+    assert chain[0]["final_code"] is None and chain[0]["reason"] == "not sure"
+    assert chain[1]["supersedes"] == chain[0]["id"]
+    assert by_code["E11.9"]["status"] == "accepted"
+    replaced = by_code["I10"]
+    assert replaced["status"] == "replaced"
+    assert (replaced["decisions"][0]["final_system"], replaced["decisions"][0]["final_code"]) == (
+        "icd10cm",
+        "I11.9",
+    )
+    [added] = a["added"]
+    assert (added["code"], added["evidence"], added["status"]) == ("Z79.4", [[0, 7]], "accepted")
+    assert [(d["action"], d["final_code"], d["reason"]) for d in added["decisions"]] == [
+        ("add", "Z79.4", "insulin in the medication list")
+    ]
+    assert len({r["export_id"] for r in records}) == 1
+
+
+def test_since_selects_notes_by_decision_time(reviewed: tuple[Database, Reviewed]) -> None:
+    db, ids = reviewed
+    in_another_zone = ids.boundary.astimezone(timezone(timedelta(hours=-5)))
+
+    assert [r["note_id"] for r in _export(db, since=ids.boundary)] == [ids.c]
+    assert [r["note_id"] for r in _export(db, since=in_another_zone)] == [ids.c]
+    assert _export(db, since=datetime.now(UTC) + timedelta(minutes=1)) == []
+    assert export.count_notes(db, ids.boundary) == 1
+    assert export.count_notes(db, None) == 2
+
+
+def test_note_text_only_on_request_and_each_note_audited_without_it(
+    reviewed: tuple[Database, Reviewed],
+) -> None:
+    db, ids = reviewed
+
+    _export(db)
+    assert _text_events(db) == []
+
+    records = _export(db, include_text=True)
+
+    assert records[0]["text"] == TEXT_A
+    events = _text_events(db)
+    assert [e.note_id for e in events] == [ids.a, ids.c]
+    for event in events:
+        assert event.actor == "analyst"
+        assert event.details == {
+            "export_id": records[0]["export_id"],
+            "format": export.FORMAT,
+            "via": "cli",
+        }
+        assert PHI not in json.dumps(event.details)
+
+
+def test_reading_in_batches_changes_nothing(reviewed: tuple[Database, Reviewed]) -> None:
+    db, _ = reviewed
+    request = ExportRequest(actor="analyst", via="cli", export_id="0" * 32)
+
+    one_by_one = [r.to_json() for r in export.stream(db, request, batch=1)]
+
+    assert one_by_one == [r.to_json() for r in export.stream(db, request)]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-11-27", datetime(2026, 11, 27, tzinfo=UTC)),
+        ("2026-11-27T10:00:00Z", datetime(2026, 11, 27, 10, tzinfo=UTC)),
+        ("2026-11-27T10:00:00", datetime(2026, 11, 27, 10, tzinfo=UTC)),
+        ("2026-11-27T05:00:00-05:00", datetime(2026, 11, 27, 10, tzinfo=UTC)),
+    ],
+)
+def test_since_reads_dates_and_iso_times_as_utc(value: str, expected: datetime) -> None:
+    parsed = export.parse_since(value)
+
+    assert parsed == expected and parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-13-01", "27/11/2026", ""])
+def test_an_unreadable_since_says_what_to_send(value: str) -> None:
+    with pytest.raises(ExportRequestError, match="a date like 2026-11-27"):
+        export.parse_since(value)
