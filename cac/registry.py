@@ -6,6 +6,9 @@ The ``champion`` alias names the version the service loads; without a tracking s
 a champion, the committed files under ``models/`` are used. The store is ``MLFLOW_TRACKING_URI``,
 else ``$CAC_HOME/mlflow/mlflow.db``. MLflow is imported only when a store exists (importing it
 takes seconds).
+
+``promote`` moves an alias as asked; ``cac.feedback.gates`` decides whether a version may become
+``champion`` and records its figures here as ``eval.*`` version tags (``log_run``, ``tag_version``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ MODEL_CARD = "MODEL_CARD.md"
 FLOAT_WEIGHTS = "model.safetensors"
 COMPACT = "weights.int8.safetensors"
 _METRIC_TAG = "metric."
+EVAL_TAG = "eval."  # figures of ``cac models evaluate`` (cac.feedback.gates)
+EVAL_SET_TAG = "eval_set.sha256"  # ... and the evaluation sets they were measured on
 # Model-version descriptions are VARCHAR(5000) in MLflow's SQL stores; the full card is an artifact.
 _DESCRIPTION_CHARS = 4000
 _REPO = Path(__file__).parent.parent
@@ -77,6 +82,8 @@ class ModelVersionInfo:
     data_sha256: str
     git_commit: str
     metrics: dict[str, float] = field(default_factory=dict)
+    evaluation: dict[str, float] = field(default_factory=dict)  # ``eval.*`` tags
+    eval_set_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -232,19 +239,181 @@ def promote(name: str, version: int, alias: str = CHAMPION) -> None:
     """
     from mlflow.exceptions import MlflowException
 
-    name = MODEL_NAMES.get(name, name)
+    name = model_name(name)
+    client = _store_client()
+    _check_version(client, name, version)
+    try:
+        client.set_registered_model_alias(name, alias, str(version))
+    except MlflowException as exc:
+        message = str(exc.message).splitlines()[0] if exc.message else exc.error_code
+        raise RegistryError(f"cannot set alias {alias!r}: {message}") from None
+    logger.info("%s alias %s -> version %s", name, alias, version)
+
+
+def model_name(name_or_kind: str) -> str:
+    """The registered name of a model given by registered name or kind.
+
+    Raises:
+        UnknownModelError: for anything else.
+    """
+    name = MODEL_NAMES.get(name_or_kind, name_or_kind)
     if name not in MODEL_NAMES.values():
         raise UnknownModelError(
             f"unknown model {name!r}; use one of: {', '.join(MODEL_NAMES.values())}"
         )
+    return name
+
+
+def kind_of(name: str) -> str:
+    """The kind (``mention``, ``biencoder``, ``ranker``) of a registered name or kind."""
+    name = model_name(name)
+    return next(kind for kind, registered in MODEL_NAMES.items() if registered == name)
+
+
+def champion_version(name: str) -> int | None:
+    """The version the ``champion`` alias of model ``name`` points at; None without one (or
+    without a store).
+
+    Raises:
+        UnknownModelError: for an unknown model.
+        RegistryError: if the store cannot be read.
+    """
+    name = model_name(name)
+    uri = tracking_uri()
+    if not _store_exists(uri):
+        return None
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = _registered(_client(uri), name)
+    except MlflowException as exc:
+        raise RegistryError(f"cannot read the model registry ({exc.error_code})") from None
+    if model is None or CHAMPION not in model.aliases:
+        return None
+    return int(model.aliases[CHAMPION])
+
+
+def version_path(name: str, version: int) -> Path:
+    """The local folder of one version's files (downloaded once from a remote store).
+
+    Raises:
+        UnknownModelError: for an unknown model or version.
+        RegistryError: without a store.
+    """
+    name = model_name(name)
+    client = _store_client()
+    _check_version(client, name, version)
+    return _version_dir(client, name, str(version), tracking_uri())
+
+
+def version_tags(name: str, version: int) -> dict[str, str]:
+    """The tags of one version.
+
+    Raises:
+        UnknownModelError: for an unknown model or version.
+        RegistryError: without a store.
+    """
+    name = model_name(name)
+    client = _store_client()
+    _check_version(client, name, version)
+    return dict(client.get_model_version(name, str(version)).tags or {})
+
+
+def tag_version(
+    name: str, version: int, tags: dict[str, str], *, replace_prefix: str | None = None
+) -> None:
+    """Set tags on one version (e.g. its evaluation figures, ``eval.*``).
+
+    Args:
+        name: registered name or kind.
+        version: the version number.
+        tags: the tags to set.
+        replace_prefix: also delete the version's tags with this prefix that ``tags`` lacks
+            (figures of an earlier evaluation that this one did not measure).
+
+    Raises:
+        UnknownModelError: for an unknown model or version.
+        RegistryError: without a store.
+    """
+    name = model_name(name)
+    client = _store_client()
+    _check_version(client, name, version)
+    if replace_prefix is not None:
+        for key in client.get_model_version(name, str(version)).tags or {}:
+            if key.startswith(replace_prefix) and key not in tags:
+                client.delete_model_version_tag(name, str(version), key)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, str(version), key, value)
+
+
+def check_version(name: str, version: int) -> str:
+    """The registered name of model ``name`` (registered name or kind) if it has ``version``.
+
+    Raises:
+        UnknownModelError: for an unknown model or version.
+        RegistryError: without a store.
+    """
+    name = model_name(name)
+    _check_version(_store_client(), name, version)
+    return name
+
+
+def log_run(
+    experiment: str, *, params: dict[str, str], metrics: dict[str, float], tags: dict[str, str]
+) -> str:
+    """Record a finished run (no artifacts) in ``experiment`` of the store, with the git commit.
+
+    Used for decisions about versions (evaluations, promotions) rather than training runs.
+
+    Returns:
+        The run id.
+
+    Raises:
+        RegistryError: without a store, or if MLflow rejects the run.
+    """
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.exceptions import MlflowException
+
+    client = _store_client()
+    uri = tracking_uri()
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    try:
+        found = client.get_experiment_by_name(experiment)
+        if found is not None:
+            experiment_id = found.experiment_id
+        else:
+            # As training.tracking does: a SQLite store keeps its artifacts beside it.
+            artifacts = (
+                (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
+                if uri.startswith("sqlite:///")
+                else None
+            )
+            experiment_id = client.create_experiment(experiment, artifact_location=artifacts)
+        run = client.create_run(experiment_id, tags={"git_commit": git_commit(), **tags})
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric(key, float(value), now, 0) for key, value in metrics.items()],
+            params=[Param(key, value) for key, value in params.items()],
+            tags=[RunTag("mlflow.source.name", "cac")],
+        )
+        client.set_terminated(run.info.run_id)
+    except MlflowException as exc:
+        message = str(exc.message).splitlines()[0] if exc.message else exc.error_code
+        raise RegistryError(f"cannot record the {experiment} run: {message}") from None
+    return str(run.info.run_id)
+
+
+def _store_client() -> MlflowClient:
     uri = tracking_uri()
     if not _store_exists(uri):
         raise RegistryError(
             f"no model registry at {_describe(uri)}; register models with 'make train'"
         )
-    client = _client(uri)
-    model = _registered(client, name)
-    if model is None:
+    return _client(uri)
+
+
+def _check_version(client: MlflowClient, name: str, version: int) -> None:
+    if _registered(client, name) is None:
         raise UnknownModelError(
             f"model {name!r} has no registered versions; train it with 'make train'"
         )
@@ -252,12 +421,6 @@ def promote(name: str, version: int, alias: str = CHAMPION) -> None:
     if version not in versions:
         known = ", ".join(map(str, versions))
         raise UnknownModelError(f"{name} has no version {version}; its versions are {known}")
-    try:
-        client.set_registered_model_alias(name, alias, str(version))
-    except MlflowException as exc:
-        message = str(exc.message).splitlines()[0] if exc.message else exc.error_code
-        raise RegistryError(f"cannot set alias {alias!r}: {message}") from None
-    logger.info("%s alias %s -> version %s", name, alias, version)
 
 
 def _name(kind: str) -> str:
@@ -318,10 +481,14 @@ def _champion(name: str, uri: str) -> ResolvedModel | None:
     if model is None or CHAMPION not in model.aliases:
         return None
     version = str(model.aliases[CHAMPION])
+    return ResolvedModel(_version_dir(client, name, version, uri), f"{name} v{version}", "registry")
+
+
+def _version_dir(client: MlflowClient, name: str, version: str, uri: str) -> Path:
+    """The artifact folder itself on a local store, else a download into the cache."""
     source = client.get_model_version_download_uri(name, version)
     local = _local_path(source)
-    path = local if local is not None and local.is_dir() else _download(name, version, source, uri)
-    return ResolvedModel(path, f"{name} v{version}", "registry")
+    return local if local is not None and local.is_dir() else _download(name, version, source, uri)
 
 
 def _download(name: str, version: str, source: str, uri: str) -> Path:
@@ -353,6 +520,13 @@ def _version_info(version: ModelVersion, aliases: dict[str, list[str]]) -> Model
         for key, value in tags.items()
         if key.startswith(_METRIC_TAG)
     }
+    evaluation = {}
+    for key, value in tags.items():
+        if key.startswith(EVAL_TAG):
+            try:
+                evaluation[key.removeprefix(EVAL_TAG)] = float(value)
+            except ValueError:  # a non-figure eval tag
+                continue
     return ModelVersionInfo(
         version=int(version.version),
         aliases=tuple(sorted(aliases.get(str(version.version), []))),
@@ -360,4 +534,6 @@ def _version_info(version: ModelVersion, aliases: dict[str, list[str]]) -> Model
         data_sha256=tags.get("data_sha256", ""),
         git_commit=tags.get("git_commit", ""),
         metrics=metrics,
+        evaluation=evaluation,
+        eval_set_sha256=tags.get(EVAL_SET_TAG, ""),
     )
