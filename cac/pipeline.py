@@ -38,6 +38,7 @@ from cac.linking.search import CodeSearcher
 from cac.nlp.context import AssertedSpan, AssertionAnnotator, ParsedNote
 from cac.nlp.tokens import normalize_phrase, tokenize
 from cac.ranking.features import CodeCandidate, NoteContext, Support, feature_matrix
+from cac.ranking.neighbours import NoteNeighbours
 
 if TYPE_CHECKING:
     from cac.linking.dense import DenseRetriever
@@ -80,6 +81,8 @@ DEFAULT_MENTION_MODEL = MODELS_DIR / "mention"
 DEFAULT_PRIORS = MODELS_DIR / "code_priors.json"
 DEFAULT_RANKER = MODELS_DIR / "ranker"
 DEFAULT_BIENCODER = MODELS_DIR / "biencoder"
+LEXICON_FILE = DEFAULT_LEXICON.name
+PRIORS_FILE = DEFAULT_PRIORS.name
 # Procedure spans are not searched: linking them by string search cost P MAP on CodiEsp dev
 # (0.357 -> 0.339); ICD-10-PCS titles read nothing like notes.
 _SEARCH_SYSTEMS = {"DIAGNOSIS": System.ICD10CM}
@@ -186,6 +189,7 @@ class Coder:
         priors: dict[tuple[System, str], float] | None = None,
         ranker: Ranker | None = None,
         dense: DenseRetriever | None = None,
+        neighbours: NoteNeighbours | None = None,
     ) -> None:
         self.kb = kb
         self.lexicon = lexicon
@@ -194,6 +198,8 @@ class Coder:
         self.priors = priors or {}
         self.ranker = ranker
         self.dense = dense
+        # similar coded notes vote for codes: the ranker's memory unless one is given
+        self.neighbours = neighbours or (ranker.neighbours if ranker is not None else None)
         self._categories: dict[tuple[System, str], list[str]] | None = None
         self.searcher = CodeSearcher(kb)
         self._cues: set[str] | None = None
@@ -208,6 +214,8 @@ class Coder:
         }
         if dense is not None:
             self.model_info["biencoder"] = dense.encoder.version
+        if self.neighbours is not None:
+            self.model_info["neighbours"] = f"{len(self.neighbours)} coded notes"
 
     @classmethod
     def load(
@@ -244,11 +252,19 @@ class Coder:
 
             encoder_path, encoder_source = _model_dir("biencoder", None, DEFAULT_BIENCODER)
             dense = DenseRetriever.load(kb, encoder_path, systems=list(DENSE_SYSTEMS.values()))
+        # A ranker trained on its own lexicon and priors carries them (the feedback loop's
+        # sandboxed retraining does); the production ranker uses the committed files.
+        own_lexicon = ranker_path / LEXICON_FILE if ranker is not None else None
+        own_priors = ranker_path / PRIORS_FILE if ranker is not None else None
+        if lexicon_path is None and own_lexicon is not None and own_lexicon.exists():
+            lexicon_path = own_lexicon
         coder = cls(
             kb,
             Lexicon.load(lexicon_path or DEFAULT_LEXICON),
             tagger=tagger,
-            priors=load_priors(DEFAULT_PRIORS),
+            priors=load_priors(
+                own_priors if own_priors is not None and own_priors.exists() else DEFAULT_PRIORS
+            ),
             ranker=ranker,
             dense=dense,
         )
@@ -299,7 +315,12 @@ class Coder:
             for s, e, label in sorted(labelled, key=lambda m: (m[0], -m[1], m[2]))
         ]
         candidates = self._candidates(matches, asserted, setting)
-        return NoteAnalysis(mentions, candidates, NoteContext(len(text), frozenset(tagged)))
+        votes = self.neighbours.votes(text) if self.neighbours is not None else {}
+        for system, code in votes:
+            record = self.kb.get(system, code)
+            if (system, code) not in candidates and record is not None and record.active:
+                candidates[(system, code)] = CodeCandidate(system, code)  # no evidence in the note
+        return NoteAnalysis(mentions, candidates, NoteContext(len(text), frozenset(tagged), votes))
 
     def features(self, analysis: NoteAnalysis) -> dict[System, tuple[list[CodeCandidate], Any]]:
         """Per system: the note's candidates and their feature rows (:mod:`cac.ranking`)."""
@@ -563,7 +584,7 @@ def aggregate(scores: list[float], how: str | None = None) -> float:
     """One confidence from the scores of a code's supports (each in [0, 1])."""
     how = how or AGGREGATION
     if how == "max":
-        return max(scores)
+        return max(scores, default=0.0)
     miss = 1.0
     for score in scores:
         miss *= 1.0 - min(max(score, 0.0), 1.0)

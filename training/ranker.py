@@ -46,6 +46,7 @@ from cac.pipeline import (
 )
 from cac.ranking.features import FEATURES
 from cac.ranking.model import CODE_FEATURES, Calibration, CodeStats, Ranker
+from cac.ranking.neighbours import NoteNeighbours
 from cac.registry import register
 from eval.codiesp import DEFAULT_DIR, CodiEspSplit, load_split
 from eval.crosswalk import Crosswalk
@@ -76,7 +77,7 @@ PARAMS: dict[str, Any] = {
 # Boosting rounds per system, compared on dev (D: 100 -> MAP 0.439, 300 -> 0.441, 600 -> 0.437;
 # P: 100 -> 0.408, 300 -> 0.404, 600 -> 0.396).
 ROUNDS = {System.ICD10CM: 300, System.ICD10PCS: 100}
-ROWS_FORMAT = "rows/2"  # bump when the cached rows change shape
+ROWS_FORMAT = "rows/3"  # bump when the cached rows change shape
 console = Console()
 
 
@@ -131,6 +132,37 @@ def as_priors(raw: dict[str, dict[str, float]]) -> dict[tuple[System, str], floa
     return {(System(s), code): p for s, codes in raw.items() for code, p in codes.items()}
 
 
+def product_forms(kb: KnowledgeBase, crosswalk: Crosswalk) -> dict[System, dict[str, str]]:
+    """Per system, benchmark code -> the product code that stands for it (of the codes train
+    uses; where several map to one benchmark code, the first in code order: the initial encounter
+    of an injury code)."""
+    out: dict[System, dict[str, str]] = {System.ICD10CM: {}, System.ICD10PCS: {}}
+    for system, code in sorted(as_priors(code_priors(kb)), key=lambda k: (k[0].value, k[1])):
+        mapped = crosswalk.d(code) if system is System.ICD10CM else crosswalk.p(code)
+        out[system].setdefault(mapped, code)
+    return out
+
+
+def gold_notes(
+    split: CodiEspSplit, forms: dict[System, dict[str, str]]
+) -> list[tuple[str, list[tuple[System, str]]]]:
+    """The split's notes with their gold codes in product form (codes without one dropped)."""
+    out = []
+    for doc_id in sorted(split.texts):
+        codes = []
+        for system, gold in ((System.ICD10CM, split.gold_d), (System.ICD10PCS, split.gold_p)):
+            for c in gold.get(doc_id, []):
+                if (product := forms[system].get(c.lower())) is not None:
+                    codes.append((system, product))
+        out.append((split.texts[doc_id], codes))
+    return out
+
+
+def memory(split: CodiEspSplit, forms: dict[System, dict[str, str]]) -> NoteNeighbours:
+    """The coded-note memory of ``split``: each note with its gold codes in product form."""
+    return NoteNeighbours.build(gold_notes(split, forms))
+
+
 def code_notes(
     coder: Coder,
     texts: dict[str, str],
@@ -164,6 +196,7 @@ def collect_rows(
     tagger = MentionModel(DEFAULT_MENTION_MODEL)
     kb_candidates = kb_phrases(kb)
     cues = annotator.cue_phrases()
+    forms = product_forms(kb, crosswalk)
     raw: dict[str, dict[System, list[tuple[list[float], str, str, int, str]]]] = {
         "train": defaultdict(list),
         "dev": defaultdict(list),
@@ -173,7 +206,8 @@ def collect_rows(
         rest = part(train, inside)
         lexicon = build_lexicon(kb, rest, crosswalk, kb_candidates, cues)
         priors = as_priors(code_priors(kb, rest))
-        coder = Coder(kb, lexicon, annotator, tagger, priors, dense=dense)
+        neighbours = memory(rest, forms)
+        coder = Coder(kb, lexicon, annotator, tagger, priors, dense=dense, neighbours=neighbours)
         held = {d: t for d, t in train.texts.items() if fold_of(d) == k}
         code_notes(coder, held, k, crosswalk, raw["train"], f"train fold {k + 1}/{FOLDS}")
     from cac.coding.lexicon import Lexicon
@@ -185,6 +219,7 @@ def collect_rows(
         tagger,
         as_priors(code_priors(kb)),
         dense=dense,
+        neighbours=memory(train, forms),
     )
     code_notes(full, dev_texts, -1, crosswalk, raw["dev"], "dev")
     out: dict[str, dict[System, Rows]] = {}
@@ -320,7 +355,8 @@ def cache_key(kb: KnowledgeBase, dense: DenseRetriever | None) -> str:
     digest.update(" ".join(FEATURES).encode())
     digest.update(Path(__file__).with_name("lexicon.py").read_bytes())
     digest.update((Path(__file__).parent.parent / "cac" / "pipeline.py").read_bytes())
-    digest.update((Path(__file__).parent.parent / "cac" / "ranking" / "features.py").read_bytes())
+    for name in ("features.py", "neighbours.py"):
+        digest.update((Path(__file__).parent.parent / "cac" / "ranking" / name).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -431,7 +467,8 @@ def main() -> None:
         "dense_encoder": dense.encoder.version if dense else None,
         "report": report,
     }
-    ranker = Ranker(boosters, calibrations, meta, stats)
+    neighbours = memory(train_split, product_forms(kb, crosswalk))
+    ranker = Ranker(boosters, calibrations, meta, stats, neighbours=neighbours)
     sha = rows_hash(rows)
     params = {**PARAMS, "rounds": rounds_of, "folds": FOLDS, "dense": dense is not None}
     with tracked_run("ranker", {k: str(v) for k, v in params.items()}, sha) as mlflow:

@@ -143,10 +143,15 @@ def suggestions(session: Session, note_id: int) -> list[Suggestion]:
     )
 
 
+# What identifies the models that made a suggestion, most telling first: the 100 characters a
+# suggestion stores must name the ranker and tagger versions (the note keeps the whole dict).
+_VERSION_KEYS = ("ranker", "ranker_source", "mention_model", "mention_model_source", "kb")
+
+
 def _model_version(result: CodingResult) -> str:
     model = result.model
-    if "pipeline" in model:
-        parts = [str(model["pipeline"])]
-        parts += [f"{k}={model[k]}" for k in sorted(model) if k != "pipeline"]
-        return ";".join(parts)[:100]
-    return ";".join(f"{k}={model[k]}" for k in sorted(model))[:100] or "unknown"
+    keys = [k for k in _VERSION_KEYS if k in model]
+    keys += sorted(k for k in model if k not in _VERSION_KEYS and k != "pipeline")
+    parts = [str(model["pipeline"])] if "pipeline" in model else []
+    parts += [f"{k}={model[k]}" for k in keys]
+    return ";".join(parts)[:100] or "unknown"

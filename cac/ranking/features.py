@@ -2,18 +2,21 @@
 
 The coder gathers, for every code a note could get, its *supports*: each span that links to it
 (a lexicon phrase, an abbreviation, a knowledge-base search hit or a dense-retrieval hit) with the
-source's score. :func:`feature_matrix` turns a note's candidates of one system into one row of
+source's score; codes that only similar coded notes vote for are candidates with no support.
+:func:`feature_matrix` turns a note's candidates of one system into one row of
 numbers each, in the order of :data:`FEATURES`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from cac.codesets.records import System
+from cac.ranking.neighbours import NeighbourVote, vote_columns
 
 SOURCES = ("kb", "train", "cooc", "search", "dense", "sibling")
 ASSERTIONS = ("present", "possible", "historical", "family")
@@ -44,6 +47,9 @@ FEATURES: tuple[str, ...] = (
     "relative_to_best",
     "candidates_in_doc",
     "note_chars",
+    "knn_share",  # similar coded notes (cac.ranking.neighbours) that have the code
+    "knn_votes",
+    "knn_nearest",
 )
 
 
@@ -79,6 +85,7 @@ class NoteContext:
 
     chars: int
     tagged: frozenset[tuple[int, int, str]]
+    neighbours: Mapping[tuple[System, str], NeighbourVote] = field(default_factory=dict)
 
 
 def _overlaps_tagged(
@@ -137,6 +144,7 @@ def feature_matrix(
                 c.heuristic / best,
                 len(candidates),
                 note.chars,
+                *vote_columns(note.neighbours.get((c.system, c.code))),
             ]
         )
     return np.asarray(rows, dtype=np.float32)

@@ -22,8 +22,10 @@ import numpy.typing as npt
 from cac.codesets.records import System
 from cac.errors import KnowledgeBaseError
 from cac.ranking.features import FEATURES
+from cac.ranking.neighbours import NoteNeighbours
 
-FORMAT = "cac-ranker/2"
+FORMAT = "cac-ranker/3"
+NEIGHBOURS_DIR = "neighbours"  # the ranker's coded-note memory (cac.ranking.neighbours)
 # Columns the ranker adds to the pipeline's features: how often a code was gold when it was a
 # candidate on CodiEsp train (smoothed towards the system's base rate), and how often it was one.
 CODE_FEATURES = ("code_hit_rate", "code_candidates")
@@ -87,8 +89,10 @@ class Ranker:
         meta: dict[str, Any],
         stats: dict[System, CodeStats],
         version: str = "unsaved",
+        neighbours: NoteNeighbours | None = None,
     ) -> None:
         self.boosters = boosters
+        self.neighbours = neighbours  # the coded-note memory the knn_* features were trained on
         self.calibrations = calibrations
         self.stats = stats
         self.meta = meta
@@ -121,6 +125,8 @@ class Ranker:
             json.dumps({s.value: c.to_json() for s, c in self.stats.items()}) + "\n",
             encoding="utf-8",
         )
+        if self.neighbours is not None:
+            self.neighbours.save(directory / NEIGHBOURS_DIR)
         meta = {**self.meta, "format": FORMAT, "features": [*FEATURES, *CODE_FEATURES]}
         (directory / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
@@ -164,9 +170,12 @@ class Ranker:
             )
             for name, entry in stats_raw.items()
         }
+        memory = directory / NEIGHBOURS_DIR
+        neighbours = NoteNeighbours.load(memory) if memory.is_dir() else None
         digest = hashlib.sha256()
-        for path in sorted(directory.glob("*")):
-            if path.suffix in (".txt", ".json") and path.name != "training_report.json":
+        for path in sorted([*directory.glob("*"), *memory.glob("*")]):
+            if path.suffix in (".txt", ".json", ".npz") and path.name != "training_report.json":
                 digest.update(path.name.encode())
                 digest.update(path.read_bytes())
-        return cls(boosters, calibrations, meta, stats, f"lgbm-ranker@{digest.hexdigest()[:12]}")
+        version = f"lgbm-ranker@{digest.hexdigest()[:12]}"
+        return cls(boosters, calibrations, meta, stats, version, neighbours)

@@ -1,0 +1,1 @@
+"""Learning from coders: audited notes from decision exports, evaluation gates."""
