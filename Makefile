@@ -9,7 +9,7 @@ WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 export CAC_HOME ?= $(CURDIR)/var
 
-.PHONY: setup kb kb-dense run test lint typecheck bench-kb bench bench-api bench-batch eval lexicon models train clean
+.PHONY: setup kb kb-dense run test lint typecheck bench-kb bench bench-api bench-batch eval lexicon models train demo-feedback clean
 
 setup: $(STAMP)
 
@@ -67,6 +67,12 @@ train: kb
 	$(BIN)/python -m training.mention_model
 	$(BIN)/python -m training.biencoder
 	$(BIN)/python -m training.ranker
+
+# The feedback loop end to end with simulated coders, in $(CAC_HOME)/demo-feedback: base ranker
+# without one CodiEsp train fold, coders review that fold through the API, export, retrain,
+# evaluate, gated promotion, hot reload (training/demo_feedback.py).
+demo-feedback: kb
+	$(BIN)/python -m training.demo_feedback
 
 eval: kb
 	$(BIN)/python -m eval.report
