@@ -148,6 +148,8 @@ def register(
         # The float weights stay out when the committed int8 file is there (it is what loads).
         if path.is_file() and not (path.name == FLOAT_WEIGHTS and (directory / COMPACT).exists()):
             mlflow.log_artifact(str(path), artifact_path=ARTIFACT_PATH)
+        elif path.is_dir():  # e.g. the ranker's coded-note memory, neighbours/
+            mlflow.log_artifacts(str(path), artifact_path=f"{ARTIFACT_PATH}/{path.name}")
     mlflow.log_text(model_card, f"{ARTIFACT_PATH}/{MODEL_CARD}")
     client = _client(mlflow.get_tracking_uri())
     if _registered(client, name) is None:

@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,18 @@ def key(env: dict[str, str], role: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
+def billable_form(kb: KnowledgeBase, system: System, code: str) -> str:
+    """An ICD-10-CM gold code written without its 7th character (CodiEsp's convention) as a
+    coder would add it: the initial-encounter code; anything else as it is."""
+    record = kb.get(system, code)
+    if system is not System.ICD10CM or record is None or record.billable:
+        return code
+    for child in kb.billable_descendants(system, code, limit=20):
+        if "initial encounter" in child.title.lower():
+            return child.code
+    return code
+
+
 def simulate_coders(
     client: httpx.Client, kb: KnowledgeBase, keys: dict[str, str]
 ) -> dict[str, Any]:
@@ -118,7 +131,11 @@ def simulate_coders(
     to_benchmark = {System.ICD10CM: crosswalk.d, System.ICD10PCS: crosswalk.p}
     ehr = {"Authorization": f"Bearer {keys['ehr']}"}
     headers = {"Authorization": f"Bearer {keys['coder']}"}
-    counts = {"notes": 0, "shown": 0, "accepted": 0, "rejected": 0, "added": 0, "unmapped": 0}
+    counts = {
+        "notes": 0, "shown": 0, "accepted": 0, "rejected": 0, "added": 0, "refused": 0,
+        "unmapped": 0,
+    }  # fmt: skip
+    refusals: Counter[str] = Counter()
     reserved = sorted(d for d in train.texts if fold_of(d) == RESERVED)
     for doc_id in track(reserved, "coders reviewing notes", console=console):
         posted = client.post(
@@ -154,6 +171,7 @@ def simulate_coders(
                 if product is None:
                     counts["unmapped"] += 1  # a gold code with no current code
                     continue
+                product = billable_form(kb, system, product)
                 added = client.post(
                     f"/v1/notes/{note['id']}/codes",
                     json={
@@ -165,8 +183,15 @@ def simulate_coders(
                 )
                 if added.status_code == 409:
                     continue  # already on the note (an unshown suggestion)
+                if added.status_code in (400, 422):
+                    # e.g. a partial ICD-10-PCS code: coders may add billable codes only
+                    counts["refused"] += 1
+                    refusals[added.json().get("detail", "?")[:80]] += 1
+                    continue
                 added.raise_for_status()
                 counts["added"] += 1
+    for reason, n in refusals.most_common(5):
+        console.print(f"{n} added codes refused: {reason}")
     return counts
 
 

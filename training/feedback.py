@@ -32,6 +32,7 @@ import json
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ from cac.pipeline import (
 from cac.ranking.model import Ranker
 from cac.ranking.neighbours import Code, NoteNeighbours
 from cac.registry import CHAMPION, promote, register, resolve
-from eval.codiesp import DEFAULT_DIR, load_split
+from eval.codiesp import DEFAULT_DIR, CodiEspSplit, load_split
 from eval.crosswalk import Crosswalk
 from training.lexicon import build_lexicon, kb_phrases
 from training.priors import code_priors
@@ -92,6 +93,8 @@ class Base:
     priors: dict[tuple[System, str], float]
     rows: dict[System, Rows]
     carries_linking: bool  # the lexicon and priors are not the committed ones
+    split: CodiEspSplit | None = None  # the base notes with benchmark gold, for relinking
+    crosswalk: Crosswalk | None = None
 
 
 def load_base(kb: KnowledgeBase, reserve_fold: int | None, ranker_dir: Path) -> Base:
@@ -115,13 +118,54 @@ def load_base(kb: KnowledgeBase, reserve_fold: int | None, ranker_dir: Path) -> 
         priors, carried = as_priors(code_priors(kb, train)), True
     else:
         lexicon, priors, carried = Lexicon.load(DEFAULT_LEXICON), load_priors(DEFAULT_PRIORS), False
-    return Base(gold_notes(train, forms), lexicon, priors, rows, carried)
+    return Base(gold_notes(train, forms), lexicon, priors, rows, carried, train, crosswalk)
+
+
+def audited_split(notes: list[AuditedNote], crosswalk: Crosswalk) -> CodiEspSplit:
+    """Audited notes as a CodiEsp-shaped split (final codes in the benchmark's convention), so
+    that the lexicon and priors builders learn from them as from CodiEsp train."""
+    texts, gold_d, gold_p = {}, {}, {}
+    for n in notes:
+        key = f"audited:{n.note_id}"
+        texts[key] = n.text or ""
+        gold_d[key] = [crosswalk.d(c) for s, c in sorted(n.final) if s is System.ICD10CM]
+        gold_p[key] = [crosswalk.p(c) for s, c in sorted(n.final) if s is System.ICD10PCS]
+    return CodiEspSplit("audited", texts, gold_d, gold_p)
+
+
+def joined(a: CodiEspSplit, b: CodiEspSplit) -> CodiEspSplit:
+    return CodiEspSplit(
+        f"{a.name}+{b.name}",
+        {**a.texts, **b.texts},
+        {**a.gold_d, **b.gold_d},
+        {**a.gold_p, **b.gold_p},
+    )
+
+
+def relinked(kb: KnowledgeBase, base: Base, notes: list[AuditedNote]) -> Base:
+    """``base`` with its lexicon and priors learned again from its notes plus ``notes``."""
+    assert base.split is not None and base.crosswalk is not None
+    split = joined(base.split, audited_split(notes, base.crosswalk))
+    lexicon = build_lexicon(kb, split, base.crosswalk, *_linking_inputs(kb))
+    priors = as_priors(code_priors(kb, split))
+    return Base(base.notes, lexicon, priors, base.rows, True, base.split, base.crosswalk)
+
+
+@cache
+def _linking_inputs(kb: KnowledgeBase) -> tuple[dict[str, Any], set[str]]:
+    return kb_phrases(kb), AssertionAnnotator().cue_phrases()
 
 
 def audited_rows(
-    kb: KnowledgeBase, base: Base, notes: list[AuditedNote], with_tagger: bool = True
+    kb: KnowledgeBase,
+    base: Base,
+    notes: list[AuditedNote],
+    with_tagger: bool = True,
+    relink: bool = True,
 ) -> dict[System, Rows]:
-    """Labelled feature rows of the audited training notes, coded fold by fold."""
+    """Labelled feature rows of the audited training notes, coded fold by fold: a fold's notes
+    see a memory and (with ``relink``) a lexicon and priors that learned from the base notes and
+    the other folds' audited notes only."""
     from cac.nlp.mention_model import MentionModel
 
     annotator = AssertionAnnotator()
@@ -131,9 +175,12 @@ def audited_rows(
         held = [n for n in notes if fold_of(n.external_id) == k]
         if not held:
             continue
-        others = [(n.text or "", sorted(n.final)) for n in notes if fold_of(n.external_id) != k]
-        memory = NoteNeighbours.build([*base.notes, *others])
-        coder = Coder(kb, base.lexicon, annotator, tagger, base.priors, neighbours=memory)
+        rest = [n for n in notes if fold_of(n.external_id) != k]
+        memory = NoteNeighbours.build(
+            [*base.notes, *((n.text or "", sorted(n.final)) for n in rest)]
+        )
+        linking = relinked(kb, base, rest) if relink else base
+        coder = Coder(kb, linking.lexicon, annotator, tagger, linking.priors, neighbours=memory)
         for note in track(held, f"audited fold {k + 1}/{FOLDS}", console=console):
             analysis = coder.analyse(note.text or "", note.setting)  # type: ignore[arg-type]
             for system, (candidates, features) in coder.features(analysis).items():
@@ -222,6 +269,7 @@ def retrain(
     alias: str | None = CHALLENGER,
     base: Base | None = None,
     tagger: bool = True,
+    relink: bool = True,
 ) -> Retrained:
     """Train a ranker on the base plus the exports' audited training notes, save it to ``out``,
     log the run and (with ``alias``) register it and point ``alias`` at it."""
@@ -242,7 +290,10 @@ def retrain(
             f"{sum(n.holdout for n in every)} held out, "
             f"{sum(not n.holdout and not n.text for n in every)} without text (skipped)"
         )
-    extra = audited_rows(kb, base, audited, tagger) if audited else {}
+    relink = relink and base.split is not None and bool(audited)
+    extra = audited_rows(kb, base, audited, tagger, relink) if audited else {}
+    if relink:
+        base = relinked(kb, base, audited)  # what the new version links with
     rows = {
         s: concat([base.rows[s], repeated(extra[s], repeat)]) if s in extra else base.rows[s]
         for s in SYSTEMS
@@ -259,6 +310,7 @@ def retrain(
             "audited_train_notes": len(audited),
             "reserve_fold": reserve_fold,
             "repeat": repeat,
+            "relinked": relink,
             "base": champion.label,
         },
     }
@@ -307,6 +359,9 @@ def main() -> None:
     parser.add_argument("--base-only", action="store_true", help="Train the base, no exports.")
     parser.add_argument("--repeat", type=int, default=REPEAT, help="Copies of audited notes.")
     parser.add_argument("--no-register", action="store_true")
+    parser.add_argument(
+        "--no-relink", action="store_true", help="Keep the champion's lexicon and priors."
+    )
     args = parser.parse_args()
     if not args.export and not args.base_only:
         parser.error("give at least one --export FILE (or --base-only)")
@@ -318,6 +373,7 @@ def main() -> None:
         reserve_fold=args.reserve_fold,
         repeat=args.repeat,
         alias=alias,
+        relink=not args.no_relink,
     )
 
 

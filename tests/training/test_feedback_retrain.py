@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cac import registry
 from cac.codesets.records import System
 from cac.coding.lexicon import Lexicon, LexiconEntry
 from cac.config import Settings, get_settings
@@ -101,6 +102,10 @@ def test_retraining_registers_a_challenger_that_names_the_export(
     assert version.tags["data_sha256"] == export_hash([export])
     run = client.get_run(version.run_id)
     assert run.data.params["exports_sha256"] == export_hash([export])
+
+    registered = Ranker.load(registry.version_path("cac-ranker", int(version.version)))
+    assert registered.neighbours is not None  # the memory sub-folder is registered too
+    assert registered.version == Ranker.load(result.out).version
 
     ranker = Ranker.load(result.out)
     assert ranker.neighbours is not None and len(ranker.neighbours) == 1 + len(TRAINING)
