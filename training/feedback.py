@@ -19,10 +19,10 @@ version under the alias ``challenger`` (``cac models promote`` decides whether i
 4. **Memory.** The new version's coded-note memory holds the base notes and every audited
    training note.
 
-``--reserve-fold K`` builds the base without CodiEsp train fold ``K`` (lexicon, priors, memory
-and rows), for the worked example (``make demo-feedback``), whose simulated coders review that
-fold's notes: a base that had seen them would already know their codes. ``--base-only`` trains
-and registers that base itself (as ``champion`` of an empty store).
+``--reserve-fold K`` (repeatable) builds the base without CodiEsp train fold ``K`` (lexicon,
+priors, memory and rows), for the worked example (``make demo-feedback``), whose simulated coders
+review those folds' notes: a base that had seen them would already know their codes.
+``--base-only`` trains and registers that base itself (as ``champion`` of an empty store).
 """
 
 from __future__ import annotations
@@ -97,22 +97,22 @@ class Base:
     crosswalk: Crosswalk | None = None
 
 
-def load_base(kb: KnowledgeBase, reserve_fold: int | None, ranker_dir: Path) -> Base:
-    """The base: CodiEsp train (less fold ``reserve_fold``) with its out-of-fold rows, and the
-    lexicon and priors of the ranker in ``ranker_dir`` when it carries them; else, with
-    ``reserve_fold``, a lexicon and priors rebuilt without that fold; else the committed ones."""
+def load_base(kb: KnowledgeBase, reserve: tuple[int, ...], ranker_dir: Path) -> Base:
+    """The base: CodiEsp train (less the folds in ``reserve``) with its out-of-fold rows, and
+    the lexicon and priors of the ranker in ``ranker_dir`` when it carries them; else, with
+    ``reserve``, a lexicon and priors rebuilt without those folds; else the committed ones."""
     train = load_split(DEFAULT_DIR, "train")
     crosswalk = Crosswalk(kb, [c for codes in train.gold_d.values() for c in codes])
     rows = load_or_collect(kb, crosswalk, None, refresh=False)["train"]
     forms = product_forms(kb, crosswalk)
-    if reserve_fold is not None:
-        train = part(train, {d for d in train.texts if fold_of(d) != reserve_fold})
-        rows = {s: r.subset(r.fold != reserve_fold) for s, r in rows.items()}
-        console.print(f"base: CodiEsp train without fold {reserve_fold}, {len(train.texts)} notes")
+    if reserve:
+        train = part(train, {d for d in train.texts if fold_of(d) not in reserve})
+        rows = {s: r.subset(~np.isin(r.fold, reserve)) for s, r in rows.items()}
+        console.print(f"base: CodiEsp train without folds {reserve}, {len(train.texts)} notes")
     own_lexicon, own_priors = ranker_dir / LEXICON_FILE, ranker_dir / PRIORS_FILE
     if own_lexicon.exists() and own_priors.exists():
         lexicon, priors, carried = Lexicon.load(own_lexicon), load_priors(own_priors), True
-    elif reserve_fold is not None:
+    elif reserve:
         annotator = AssertionAnnotator()
         lexicon = build_lexicon(kb, train, crosswalk, kb_phrases(kb), annotator.cue_phrases())
         priors, carried = as_priors(code_priors(kb, train)), True
@@ -264,7 +264,7 @@ def retrain(
     exports: list[Path],
     *,
     out: Path | None = None,
-    reserve_fold: int | None = None,
+    reserve: tuple[int, ...] = (),
     repeat: int = REPEAT,
     alias: str | None = CHALLENGER,
     base: Base | None = None,
@@ -275,9 +275,9 @@ def retrain(
     log the run and (with ``alias``) register it and point ``alias`` at it."""
     champion = resolve("ranker", DEFAULT_RANKER)
     if base is None:
-        if reserve_fold is None and not (champion.path / "meta.json").exists():
+        if not reserve and not (champion.path / "meta.json").exists():
             raise SystemExit("error: no champion ranker and no models/ranker to retrain from")
-        base = load_base(kb, reserve_fold, champion.path)
+        base = load_base(kb, reserve, champion.path)
     thresholds: dict[str, float] = {"icd10cm": 0.3, "icd10pcs": 0.2}
     if (champion.path / "meta.json").exists():
         thresholds = Ranker.load(champion.path).meta.get("show_thresholds", thresholds)
@@ -308,7 +308,7 @@ def retrain(
         "feedback": {
             "exports_sha256": lineage,
             "audited_train_notes": len(audited),
-            "reserve_fold": reserve_fold,
+            "reserved_folds": list(reserve),
             "repeat": repeat,
             "relinked": relink,
             "base": champion.label,
@@ -330,7 +330,7 @@ def retrain(
         "exports": ",".join(p.name for p in exports) or "none",
         "exports_sha256": lineage,
         "audited_train_notes": len(audited),
-        "reserve_fold": reserve_fold,
+        "reserved_folds": ",".join(map(str, reserve)) or "none",
         "repeat": repeat,
     }
     version = None
@@ -355,7 +355,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--export", type=Path, action="append", default=[], help="JSONL export.")
     parser.add_argument("--out", type=Path, help="Ranker folder (default $CAC_HOME/feedback/).")
-    parser.add_argument("--reserve-fold", type=int, choices=range(FOLDS), help="See above.")
+    parser.add_argument(
+        "--reserve-fold",
+        type=int,
+        choices=range(FOLDS),
+        action="append",
+        default=[],
+        help="See above.",
+    )
     parser.add_argument("--base-only", action="store_true", help="Train the base, no exports.")
     parser.add_argument("--repeat", type=int, default=REPEAT, help="Copies of audited notes.")
     parser.add_argument("--no-register", action="store_true")
@@ -370,7 +377,7 @@ def main() -> None:
         KnowledgeBase.open(get_settings().kb_dir),
         args.export,
         out=args.out,
-        reserve_fold=args.reserve_fold,
+        reserve=tuple(sorted(set(args.reserve_fold))),
         repeat=args.repeat,
         alias=alias,
         relink=not args.no_relink,
@@ -389,11 +396,7 @@ def card(meta: dict[str, Any]) -> str:
     return (
         "# cac-ranker (retrained on audited decisions)\n\n"
         f"- Base: {feedback['base']}; CodiEsp train"
-        + (
-            f" without fold {feedback['reserve_fold']}"
-            if feedback["reserve_fold"] is not None
-            else ""
-        )
+        + (f" without folds {feedback['reserved_folds']}" if feedback["reserved_folds"] else "")
         + ".\n"
         f"- Audited training notes: {feedback['audited_train_notes']} "
         f"(repeated {feedback['repeat']}x); exports SHA-256 {feedback['exports_sha256']}.\n"

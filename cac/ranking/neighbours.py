@@ -134,7 +134,7 @@ class NoteNeighbours:
         best: dict[Code, float] = {}
         for i in nearest:
             s = float(similarity[i])
-            for code in self.codes[i]:
+            for code in sorted(self.codes[i]):  # a fixed order: candidates follow it
                 weight[code] = weight.get(code, 0.0) + s
                 count[code] += 1
                 best[code] = max(best.get(code, 0.0), s)

@@ -89,3 +89,30 @@ def test_votes_become_features(memory: NoteNeighbours) -> None:
     share, count = FEATURES.index("knn_share"), FEATURES.index("knn_votes")
     assert rows[0, share] == pytest.approx(1.0) and rows[0, count] == 2
     assert rows[1, share] == 0 and rows[1, count] == 0
+
+
+def test_vote_order_does_not_depend_on_the_hash_seed() -> None:
+    """Candidates follow the votes' order, and tied features (rank in the note) follow the
+    candidates: the order must be the same in every process (Spark workers, batch workers)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from cac.codesets.records import System\n"
+        "from cac.ranking.neighbours import NoteNeighbours\n"
+        "codes = [(System.ICD10CM, c) for c in ('I10', 'E119', 'J189', 'N183', 'R52', 'K219')]\n"
+        "m = NoteNeighbours.build([('fever and cough', codes), ('fever and rash', codes[:3])])\n"
+        "print([c for _, c in m.votes('fever')])\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3", "4")
+    }
+    assert len(outputs) == 1
