@@ -316,11 +316,52 @@ class Coder:
         ]
         candidates = self._candidates(matches, asserted, setting)
         votes = self.neighbours.votes(text) if self.neighbours is not None else {}
-        for system, code in votes:
-            record = self.kb.get(system, code)
-            if (system, code) not in candidates and record is not None and record.active:
-                candidates[(system, code)] = CodeCandidate(system, code)  # no evidence in the note
+        if votes:
+            self._add_voted(candidates, votes, self._denied(matches, asserted, setting, text))
         return NoteAnalysis(mentions, candidates, NoteContext(len(text), frozenset(tagged), votes))
+
+    def _denied(
+        self,
+        matches: list[PhraseMatch],
+        asserted: dict[tuple[int, int], AssertedSpan],
+        setting: Setting,
+        text: str,
+    ) -> tuple[set[tuple[System, str]], list[str]]:
+        """What the note says is not to be coded as such: the categories of the codes its
+        negated, hypothetical, family or (outpatient) uncertain mentions link to, and those
+        mentions' words. Similar notes must not bring such a code back without evidence."""
+        categories: set[tuple[System, str]] = set()
+        phrases: list[str] = []
+        for m in matches:
+            assertion = asserted[(m.start, m.end)].assertion
+            if any(
+                self._apply_guidelines((e.system, e.code), assertion, setting) == (e.system, e.code)
+                for e in m.entries
+            ):
+                continue  # coded as it stands
+            categories.update((e.system, e.code[:3]) for e in m.entries)
+            phrases.append(" ".join(normalize_phrase(text[m.start : m.end])))
+        return categories, [p for p in phrases if p]
+
+    def _add_voted(
+        self,
+        candidates: dict[tuple[System, str], CodeCandidate],
+        votes: dict[tuple[System, str], Any],
+        denied: tuple[set[tuple[System, str]], list[str]],
+    ) -> None:
+        """The codes similar coded notes vote for, as candidates without evidence, less the
+        denied ones (a category the note negates, or a title naming a negated mention)."""
+        categories, phrases = denied
+        for system, code in votes:
+            if (system, code) in candidates or (system, code[:3]) in categories:
+                continue
+            record = self.kb.get(system, code)
+            if record is None or not record.active:
+                continue
+            title = " ".join(normalize_phrase(record.title))
+            if any(f" {p} " in f" {title} " for p in phrases):
+                continue
+            candidates[(system, code)] = CodeCandidate(system, code)
 
     def features(self, analysis: NoteAnalysis) -> dict[System, tuple[list[CodeCandidate], Any]]:
         """Per system: the note's candidates and their feature rows (:mod:`cac.ranking`)."""
