@@ -241,9 +241,7 @@ def promote(name: str, version: int, alias: str = CHAMPION) -> None:
     """
     from mlflow.exceptions import MlflowException
 
-    name = model_name(name)
-    client = _store_client()
-    _check_version(client, name, version)
+    name, client = _checked(name, version)
     try:
         client.set_registered_model_alias(name, alias, str(version))
     except MlflowException as exc:
@@ -302,10 +300,16 @@ def version_path(name: str, version: int) -> Path:
         UnknownModelError: for an unknown model or version.
         RegistryError: without a store.
     """
+    name, client = _checked(name, version)
+    return _version_dir(client, name, str(version), tracking_uri())
+
+
+def _checked(name: str, version: int) -> tuple[str, MlflowClient]:
+    """The registered name and a client, once the version is known to exist."""
     name = model_name(name)
     client = _store_client()
     _check_version(client, name, version)
-    return _version_dir(client, name, str(version), tracking_uri())
+    return name, client
 
 
 def version_tags(name: str, version: int) -> dict[str, str]:
@@ -315,9 +319,7 @@ def version_tags(name: str, version: int) -> dict[str, str]:
         UnknownModelError: for an unknown model or version.
         RegistryError: without a store.
     """
-    name = model_name(name)
-    client = _store_client()
-    _check_version(client, name, version)
+    name, client = _checked(name, version)
     return dict(client.get_model_version(name, str(version)).tags or {})
 
 

@@ -76,6 +76,7 @@ from training.ranker import (
     load_or_collect,
     part,
     product_forms,
+    with_out_of_fold_code_columns,
 )
 from training.tracking import data_hash, tracked_run
 
@@ -229,24 +230,14 @@ def repeated(rows: Rows, times: int) -> Rows:
 def train_ranker(
     rows: dict[System, Rows], memory: NoteNeighbours, meta: dict[str, Any]
 ) -> tuple[Ranker, dict[str, Any]]:
-    """Boosters, calibration and code stats on ``rows`` (code stats out of fold, as
-    ``training.ranker.with_code_columns`` does for train rows)."""
-    from cac.ranking.model import CodeStats
-
+    """Boosters, calibration and code stats on ``rows`` (code stats out of fold)."""
     boosters, calibrations, stats, report = {}, {}, {}, {}
     for system in SYSTEMS:
         r = rows[system]
-        extra = np.zeros((len(r.y), 2), dtype=np.float32)
-        for k in range(FOLDS):
-            held = r.fold == k
-            others = np.flatnonzero(~held)
-            fold_stats = CodeStats.from_labels([r.product[i] for i in others], r.y[others])
-            extra[held] = fold_stats.columns([r.product[i] for i in np.flatnonzero(held)])
-        full = Rows(np.hstack([r.x, extra]), r.y, r.doc, r.code, r.fold, r.product)
+        full, stats[system] = with_out_of_fold_code_columns(r)
         rounds = ROUNDS[system]
         boosters[system] = fit(full, rounds)
         calibrations[system] = calibrate(full, rounds)
-        stats[system] = CodeStats.from_labels(r.product, r.y)
         report[system.value] = {"rows": len(r.y), "gold_share": round(float(r.y.mean()), 4)}
     return Ranker(boosters, calibrations, meta, stats, neighbours=memory), report
 

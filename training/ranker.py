@@ -299,19 +299,23 @@ def scores_on(
 def with_code_columns(train: Rows, dev: Rows) -> tuple[Rows, Rows, CodeStats]:
     """Both row sets with :data:`CODE_FEATURES` appended: train rows get out-of-fold figures
     (from the other folds' rows), dev rows figures from all of train; and the full-train stats."""
+    out_of_fold, full = with_out_of_fold_code_columns(train)
+    return out_of_fold, _augmented(dev, full.columns(dev.product)), full
+
+
+def with_out_of_fold_code_columns(train: Rows) -> tuple[Rows, CodeStats]:
+    """``train`` with :data:`CODE_FEATURES` from the other folds' rows, and the stats of all."""
     extra = np.zeros((len(train.y), len(CODE_FEATURES)), dtype=np.float32)
     for k in range(FOLDS):
         held = train.fold == k
         others = np.flatnonzero(~held)
         stats = CodeStats.from_labels([train.product[i] for i in others], train.y[others])
         extra[held] = stats.columns([train.product[i] for i in np.flatnonzero(held)])
-    full = CodeStats.from_labels(train.product, train.y)
+    return _augmented(train, extra), CodeStats.from_labels(train.product, train.y)
 
-    def augmented(rows: Rows, columns: npt.NDArray[np.float32]) -> Rows:
-        x = np.hstack([rows.x, columns])
-        return Rows(x, rows.y, rows.doc, rows.code, rows.fold, rows.product)
 
-    return augmented(train, extra), augmented(dev, full.columns(dev.product)), full
+def _augmented(rows: Rows, columns: npt.NDArray[np.float32]) -> Rows:
+    return Rows(np.hstack([rows.x, columns]), rows.y, rows.doc, rows.code, rows.fold, rows.product)
 
 
 def calibrate(train: Rows, rounds: int) -> Calibration:
