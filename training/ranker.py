@@ -268,32 +268,37 @@ def ranked_lists(rows: Rows, scores: npt.NDArray[np.float64]) -> dict[str, list[
 def scores_on(
     ranked: dict[str, list[tuple[str, float]]], gold: dict[str, list[str]], threshold: float
 ) -> dict[str, float]:
-    """MAP, micro P/R/F1 of the list cut at ``threshold``, and ECE (10 bins) of the list."""
+    """MAP, micro P/R/F1 of the list cut at ``threshold``, and ECE (10 bins) of the whole ranked
+    list (``ece``) and of the shown part only (``ece_shown``)."""
     truth = {d: {c.lower() for c in codes} for d, codes in gold.items() if codes}
     aps = [average_precision([c for c, _ in ranked.get(d, [])], t) for d, t in truth.items()]
-    tp = shown = 0
-    bins: dict[int, list[tuple[float, bool]]] = defaultdict(list)
-    for d, items in ranked.items():
-        for code, score in items:
-            hit = code in truth.get(d, set())
-            bins[min(int(score * 10), 9)].append((score, hit))
-            if score >= threshold:
-                shown += 1
-                tp += hit
+    scored = [
+        (score, code in truth.get(d, set())) for d, items in ranked.items() for code, score in items
+    ]
+    shown = [(score, hit) for score, hit in scored if score >= threshold]
+    tp = sum(hit for _, hit in shown)
     n_gold = sum(len(t) for t in truth.values())
-    p = tp / shown if shown else 0.0
+    p = tp / len(shown) if shown else 0.0
     r = tp / n_gold if n_gold else 0.0
-    total = sum(len(b) for b in bins.values())
-    ece = sum(
-        len(b) * abs(np.mean([s for s, _ in b]) - np.mean([h for _, h in b])) for b in bins.values()
-    ) / max(total, 1)
     return {
         "map": float(np.mean(aps)) if aps else 0.0,
         "precision": p,
         "recall": r,
         "f1": 2 * p * r / (p + r) if p + r else 0.0,
-        "ece": float(ece),
+        "ece": calibration_error(scored),
+        "ece_shown": calibration_error(shown),
     }
+
+
+def calibration_error(scored: list[tuple[float, bool]]) -> float:
+    """Expected calibration error over 10 equal-width confidence bins (count-weighted)."""
+    bins: dict[int, list[tuple[float, bool]]] = defaultdict(list)
+    for score, hit in scored:
+        bins[min(int(score * 10), 9)].append((score, hit))
+    gaps = (
+        len(b) * abs(np.mean([s for s, _ in b]) - np.mean([h for _, h in b])) for b in bins.values()
+    )
+    return float(sum(gaps) / max(len(scored), 1))
 
 
 def with_code_columns(train: Rows, dev: Rows) -> tuple[Rows, Rows, CodeStats]:
