@@ -19,8 +19,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 MINI_ICD10CM = FIXTURES / "mini_icd10cm.xml"
 REPO = Path(__file__).parent.parent
 
-# The throwaway PostgreSQL server fixture for the service and database tests.
-pytest_plugins = ["tests.postgres"]
+# The throwaway PostgreSQL server fixture for the service and database tests; tiny random BERTs
+# (tiny_tagger_base, tiny_encoder_base) for the model tests.
+pytest_plugins = ["tests.postgres", "tests.tiny_bert"]
 
 
 def _mini_hcpcs() -> Iterator[CodeRecord]:

@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
 from typer.testing import CliRunner
 
 from cac import registry
 from cac.cli.main import app
 from cac.config import Settings, get_settings
-from cac.nlp.mention_model import base_model_dir
 from cac.registry import MODEL_NAMES, list_models, promote, resolve
 
 REPO = Path(__file__).parent.parent
@@ -32,23 +30,8 @@ class Store:
     fallback: Path
 
 
-def _tiny_base(out: Path) -> Path:
-    """A 2-layer, 32-wide BERT with the real MiniLM vocabulary (nothing downloaded)."""
-    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir()), local_files_only=True)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-    )
-    BertForTokenClassification(config).save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
-    return out
-
-
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+def store(tmp_path_factory: pytest.TempPathFactory, tiny_tagger_base: Path) -> Iterator[Store]:
     """A SQLite store holding two versions of the tagger: 1 and then 2 optimizer steps."""
     import mlflow
 
@@ -56,7 +39,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
     root = tmp_path_factory.mktemp("registry")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    base = _tiny_base(root / "base")
+    base = tiny_tagger_base
     previous_uri = mlflow.get_tracking_uri()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)

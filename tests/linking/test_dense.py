@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoTokenizer, BertConfig, BertModel
 
 from cac.codesets.records import CodeRecord, SourceInfo, System
 from cac.codesets.registry import CodeSetSource
@@ -26,7 +25,6 @@ from cac.linking.dense import (
     index_names,
 )
 from cac.nlp.compact import COMPACT_NAME, save_compact
-from cac.nlp.mention_model import base_model_dir
 from training.biencoder import Pair, batches, contrastive_loss, train
 
 _CODES = [
@@ -60,32 +58,13 @@ def _kb(home: Path, extra: str = "") -> KnowledgeBase:
 
 
 @pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer, 32-wide random BERT with the real MiniLM vocabulary (float weights)."""
-    out = tmp_path_factory.mktemp("tiny-base")
-    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir()), local_files_only=True)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-    )
-    torch.manual_seed(0)
-    model = BertModel(config, add_pooling_layer=False)
-    model.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
-    return out
-
-
-@pytest.fixture(scope="module")
-def tiny_encoder(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_encoder(tiny_encoder_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny model stored as we ship ours: int8 weights, config and tokenizer, no float file."""
     out = tmp_path_factory.mktemp("tiny-encoder")
-    for name in tiny_base.iterdir():
+    for name in tiny_encoder_base.iterdir():
         if name.name != "model.safetensors":
             shutil.copy(name, out / name.name)
-    save_compact(load_file(str(tiny_base / "model.safetensors")), out)
+    save_compact(load_file(str(tiny_encoder_base / "model.safetensors")), out)
     return out
 
 
@@ -211,10 +190,10 @@ def test_false_negatives_are_masked_out_of_the_loss() -> None:
 
 
 def test_tiny_training_run_lowers_the_loss_and_saves_a_loadable_encoder(
-    tiny_base: Path, tmp_path: Path
+    tiny_encoder_base: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "biencoder"
-    figures = train(_pairs(), out, steps=30, batch_size=6, base=tiny_base, lr=1e-3)
+    figures = train(_pairs(), out, steps=30, batch_size=6, base=tiny_encoder_base, lr=1e-3)
     assert figures["steps"] == 30
     assert figures["final_loss"] < figures["first_loss"]
     assert (out / COMPACT_NAME).exists() and (out / "config.json").exists()

