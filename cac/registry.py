@@ -339,9 +339,7 @@ def tag_version(
         UnknownModelError: for an unknown model or version.
         RegistryError: without a store.
     """
-    name = model_name(name)
-    client = _store_client()
-    _check_version(client, name, version)
+    name, client = _checked(name, version)
     if replace_prefix is not None:
         for key in client.get_model_version(name, str(version)).tags or {}:
             if key.startswith(replace_prefix) and key not in tags:
@@ -357,8 +355,7 @@ def check_version(name: str, version: int) -> str:
         UnknownModelError: for an unknown model or version.
         RegistryError: without a store.
     """
-    name = model_name(name)
-    _check_version(_store_client(), name, version)
+    name, _ = _checked(name, version)
     return name
 
 
