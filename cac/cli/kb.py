@@ -10,6 +10,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -24,10 +25,28 @@ from cac.kb.manifest import Manifest
 app = typer.Typer(help="Build and inspect the code knowledge base.", no_args_is_help=True)
 
 
+def _progress(*, counts: bool = False) -> Progress:
+    """The build progress display, on stderr; ``counts`` adds done/total after the bar."""
+    columns: list[ProgressColumn] = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
+    if counts:
+        columns.append(MofNCompleteColumn())
+    return Progress(*columns, TimeElapsedColumn(), console=err_console)
+
+
+def _systems_table(title: str, figures: tuple[str, ...]) -> Table:
+    """A table of one row per code system: its name left, then ``figures`` right-aligned."""
+    table = Table(title=title)
+    table.add_column("system", justify="left")
+    for column in figures:
+        table.add_column(column, justify="right")
+    return table
+
+
 def _counts_table(manifest: Manifest) -> Table:
-    table = Table(title=f"knowledge base {manifest.content_hash[:12]}")
-    for column in ("system", "records", "billable", "active", "inactive", "demo", "aliases"):
-        table.add_column(column, justify="left" if column == "system" else "right")
+    table = _systems_table(
+        f"knowledge base {manifest.content_hash[:12]}",
+        ("records", "billable", "active", "inactive", "demo", "aliases"),
+    )
     for name, info in manifest.systems.items():
         table.add_row(
             name,
@@ -61,14 +80,7 @@ def build(
     settings = get_settings().model_copy(
         update={k: v for k, v in overrides.items() if v is not None}
     )
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=False,
-    ) as progress:
+    with _progress() as progress:
         result = build_kb(settings, force=force, progress=progress)
     if result.skipped:
         console.print(
@@ -116,21 +128,15 @@ def build_dense(
     kb = open_kb()
     systems = [System.parse(s) for s in system] if system else kb.systems
     retriever = DenseRetriever(kb, DenseEncoder(model or DEFAULT_MODEL_DIR))
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-    ) as progress:
+    with _progress(counts=True) as progress:
         built = retriever.ensure(systems, force=force, progress=progress)
     if not built:
         console.print(f"dense index at {retriever.paths.root} is up to date; nothing to do")
         return
-    table = Table(title=f"dense index ({retriever.encoder.version})")
-    for column in ("system", "rows", "codes", "encoded", "reused", "seconds"):
-        table.add_column(column, justify="left" if column == "system" else "right")
+    table = _systems_table(
+        f"dense index ({retriever.encoder.version})",
+        ("rows", "codes", "encoded", "reused", "seconds"),
+    )
     for done, entry in built.items():
         table.add_row(
             done.value,
