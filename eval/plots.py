@@ -95,6 +95,38 @@ def expected_calibration_error(bins: list[ReliabilityBin]) -> float:
     return sum(b.count * abs(b.mean_confidence - b.precision) for b in bins) / total
 
 
+def ece_interval(
+    predictions: list[Prediction],
+    gold: dict[str, list[str]],
+    task: str,
+    samples: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """5th and 95th percentile of the ECE when the documents of ``gold`` are resampled with
+    replacement (a document's predictions travel together): how much of an ECE is noise."""
+    import random
+
+    by_doc: dict[str, list[Prediction]] = defaultdict(list)
+    for p in predictions:
+        if p.task == task:
+            by_doc[p.doc_id].append(p)
+    docs = sorted(gold)
+    rng = random.Random(seed)
+    values = []
+    for _ in range(samples):
+        drawn = [rng.choice(docs) for _ in docs]
+        # Renamed per draw so that a document drawn twice counts twice against its own gold.
+        sample = [
+            Prediction(f"{i}", task, p.code, p.rank, p.confidence, p.shown)
+            for i, d in enumerate(drawn)
+            for p in by_doc.get(d, [])
+        ]
+        truth = {f"{i}": gold[d] for i, d in enumerate(drawn)}
+        values.append(expected_calibration_error(reliability(sample, truth, task)))
+    values.sort()
+    return values[int(0.05 * (samples - 1))], values[int(0.95 * (samples - 1))]
+
+
 def recall_by_chapter(
     predictions: list[Prediction], gold: dict[str, list[str]]
 ) -> dict[str, tuple[int, float]]:

@@ -15,6 +15,7 @@ from typing import Any
 from cac.pipeline import Coder
 from eval.mentions import SOURCES, corpus_docs, evaluate_docs, labels_of, predictor
 from eval.plots import (
+    ece_interval,
     expected_calibration_error,
     plot_chapter_recall,
     plot_reliability,
@@ -55,6 +56,8 @@ def main() -> None:
         report[task]["ece_shown"] = round(
             expected_calibration_error(curves[f"{task}, shown only"]), 4
         )
+        low, high = ece_interval(shown, task_gold, task)
+        report[task]["ece_shown_90"] = [round(low, 4), round(high, 4)]
     plot_reliability(curves, REPORTS / "reliability_dev.png")
     chapters = recall_by_chapter(predictions, gold.gold_d)
     plot_chapter_recall(chapters, REPORTS / "chapter_recall_dev.png")
@@ -79,8 +82,13 @@ def main() -> None:
     ]
     for task in ("D", "P"):
         m = report[task]
-        cells = [m["map"], m["precision"], m["recall"], m["f1"], m["ece"], m["ece_shown"]]
-        lines.append(f"| {task} | " + " | ".join(f"{v:.3f}" for v in cells) + " |")
+        cells = [m["map"], m["precision"], m["recall"], m["f1"], m["ece"]]
+        low, high = m["ece_shown_90"]
+        lines.append(
+            f"| {task} | "
+            + " | ".join(f"{v:.3f}" for v in cells)
+            + f" | {m['ece_shown']:.3f} ({low:.3f}-{high:.3f}) |"
+        )
     lines += [
         "",
         "MAP over each document's full ranked list, codes mapped to CodiEsp conventions by",
@@ -88,7 +96,8 @@ def main() -> None:
         "to a coder. Confidence is the ranker's calibrated probability when `ranker` above",
         "names one, else the uncalibrated best support (see the reliability plot). ECE is",
         "over 10 equal-width confidence bins, for the whole ranked list and for the shown",
-        "suggestions alone.",
+        "suggestions alone; in brackets the 5th-95th percentile of the shown-list ECE over",
+        "1,000 resamplings of the documents, i.e. how much of it is sampling noise.",
         "",
         "![reliability](reliability_dev.png) ![recall per chapter](chapter_recall_dev.png)",
         "",

@@ -6,6 +6,7 @@ import pytest
 
 from eval.plots import (
     chapter,
+    ece_interval,
     expected_calibration_error,
     plot_reliability,
     recall_by_chapter,
@@ -39,3 +40,18 @@ def test_chapters_and_recall_per_chapter(tmp_path: Path) -> None:
     assert recall["X respiratory"] == (1, 0.0)
     plot_reliability({"D": reliability(preds, {"a": ["I10"]}, "D")}, tmp_path / "r.png")
     assert (tmp_path / "r.png").stat().st_size > 1000
+
+
+def test_ece_interval_resamples_documents() -> None:
+    # Every document alike: each resampling has the same ECE, so the interval is a point.
+    same = [_p(d, "i10", 0.8) for d in "abcd"]
+    gold = {d: ["I10"] for d in "abcd"}
+    low, high = ece_interval(same, gold, "D", samples=50)
+    assert low == pytest.approx(0.2) and high == pytest.approx(0.2)
+    # One document right at 0.9, one wrong at 0.9: a resampling holds a twice (ECE 0.1),
+    # b twice (0.9) or both (0.4), so the interval spans 0.1 to 0.9.
+    mixed = [_p("a", "i10", 0.9), _p("b", "i10", 0.9)]
+    low, high = ece_interval(mixed, {"a": ["I10"], "b": ["R52"]}, "D", samples=200)
+    assert low == pytest.approx(0.1) and high == pytest.approx(0.9)
+    point = expected_calibration_error(reliability(mixed, {"a": ["I10"], "b": ["R52"]}, "D"))
+    assert low <= point <= high
