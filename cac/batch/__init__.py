@@ -12,7 +12,20 @@ imported only when it is called.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from cac.batch.coder import CoderSpec
-from cac.batch.spark import code_dataframe
+
+if TYPE_CHECKING:
+    from cac.batch.spark import code_dataframe
 
 __all__ = ["CoderSpec", "code_dataframe"]
+
+
+def __getattr__(name: str) -> Any:
+    # cac.batch.spark needs pyarrow; `cac batch --help` and the coder spec do not.
+    if name == "code_dataframe":
+        from cac.batch.spark import code_dataframe
+
+        return code_dataframe
+    raise AttributeError(f"module 'cac.batch' has no attribute {name!r}")

@@ -6,13 +6,17 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cac.codesets.records import CodeRecord, System, display_code, normalize_code
 from cac.errors import KnowledgeBaseError, UnknownCodeError
 from cac.kb.manifest import Manifest
 from cac.kb.paths import FORMAT_VERSION, KBPaths
 from cac.kb.schema import COLUMNS, from_row
-from cac.linking.tfidf import TfidfIndex
+
+if TYPE_CHECKING:
+    # Loads scikit-learn and scispaCy; only searches need it, not lookups.
+    from cac.linking.tfidf import TfidfIndex
 
 
 class KnowledgeBase:
@@ -115,6 +119,8 @@ class KnowledgeBase:
 
     def index(self, system: System) -> TfidfIndex:
         """The TF-IDF index of one system, loaded once."""
+        from cac.linking.tfidf import TfidfIndex
+
         with self._lock:
             if system not in self._indexes:
                 self._indexes[system] = TfidfIndex.load(self.paths.index_dir(system))
