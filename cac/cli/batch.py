@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -21,10 +21,12 @@ from rich.text import Text
 
 from cac.batch.coder import DEFAULT_FACTORY, CoderSpec
 from cac.batch.records import SETTINGS
-from cac.batch.runner import BatchProgress, run_batch
 from cac.cli.common import err_console, fail_cleanly
 from cac.config import get_settings
 from cac.errors import CacError
+
+if TYPE_CHECKING:
+    from cac.batch.runner import BatchProgress
 
 
 class _RateColumn(ProgressColumn):
@@ -61,6 +63,8 @@ def batch(
     ] = DEFAULT_FACTORY,
 ) -> None:
     """Code many notes; a rerun into the same OUTPUT skips the notes already there."""
+    from cac.batch.runner import run_batch
+
     # PySpark 4.3 warns on pandas 3 at every call; tests/batch/test_spark.py checks what we use.
     warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
     if engine not in ("local", "spark"):

@@ -12,10 +12,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from cac.cli.common import console, fail_cleanly
-from cac.pipeline import Coder, CodingInputError
 
 
 def _read(source: str) -> str:
+    from cac.pipeline import CodingInputError
+
     try:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
@@ -35,6 +36,8 @@ def code(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Suggest ICD-10-CM, ICD-10-PCS, CPT and HCPCS codes for a note."""
+    from cac.pipeline import Coder, CodingInputError
+
     text = _read(source)
     if setting not in ("inpatient", "outpatient"):
         raise CodingInputError("--setting must be inpatient or outpatient")

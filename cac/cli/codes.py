@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -13,8 +13,9 @@ from rich.table import Table
 from cac.cli.common import console, fail_cleanly, open_kb
 from cac.codesets.records import CodeRecord, System
 from cac.errors import CacError
-from cac.kb.store import KnowledgeBase
-from cac.linking.search import CodeSearcher
+
+if TYPE_CHECKING:
+    from cac.kb.store import KnowledgeBase
 
 app = typer.Typer(help="Look up and search codes.", no_args_is_help=True)
 
@@ -109,6 +110,8 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search code titles and synonyms (TF-IDF character 3-grams re-scored with rapidfuzz)."""
+    from cac.linking.search import CodeSearcher
+
     parsed = System.parse(system) if system is not None else None
     if limit < 1:
         raise CacError("--limit must be at least 1")

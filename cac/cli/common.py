@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from cac.config import get_settings
 from cac.errors import CacError
-from cac.kb.store import KnowledgeBase
+
+if TYPE_CHECKING:
+    from cac.kb.store import KnowledgeBase
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,4 +37,6 @@ def fail_cleanly(func: F) -> F:
 
 def open_kb() -> KnowledgeBase:
     """The knowledge base under the configured ``CAC_HOME``."""
+    from cac.kb.store import KnowledgeBase
+
     return KnowledgeBase.open(get_settings().kb_dir)

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from cac.cli.common import err_console, fail_cleanly
 from cac.config import get_settings
-from cac.db.engine import Database, normalize_url
-from cac.db.migrate import current_revision, head_revision
 from cac.errors import CacError, ConfigError
-from cac.exports import decisions as export
+
+if TYPE_CHECKING:
+    from cac.db.engine import Database
 
 app = typer.Typer(help="Export what coders decided, for retraining.", no_args_is_help=True)
 
@@ -47,6 +45,8 @@ def decisions(
     The file appears only when the export is complete. Its JSON Schema ships in the package as
     cac/exports/schema/decisions-v1.schema.json.
     """
+    from cac.exports import decisions as export
+
     parsed = export.parse_since(since) if since is not None else None
     if not out.parent.is_dir():
         raise CacError(f"the folder of --out does not exist: {out.parent}")
@@ -85,6 +85,12 @@ def _login() -> str:
 
 def _open_database() -> Database:
     """The service database, as it is: an export never creates or migrates one."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cac.db.engine import Database, normalize_url
+    from cac.db.migrate import current_revision, head_revision
+
     url = normalize_url(get_settings().database)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -19,8 +19,9 @@ from rich.table import Table
 
 from cac.cli.common import console, err_console, fail_cleanly, open_kb
 from cac.config import get_settings
-from cac.kb.build import build as build_kb
-from cac.kb.manifest import Manifest
+
+if TYPE_CHECKING:
+    from cac.kb.manifest import Manifest
 
 app = typer.Typer(help="Build and inspect the code knowledge base.", no_args_is_help=True)
 
@@ -76,6 +77,8 @@ def build(
     ] = None,
 ) -> None:
     """Compile ICD-10-CM, ICD-10-PCS, HCPCS and CPT into one artifact under CAC_HOME."""
+    from cac.kb.build import build as build_kb
+
     overrides = {"hcpcs_file": hcpcs_file, "cpt_file": cpt_file}
     settings = get_settings().model_copy(
         update={k: v for k, v in overrides.items() if v is not None}
