@@ -73,6 +73,16 @@ def test_first_version_is_champion_and_list_shows_both(store: Store) -> None:
         assert "final_loss" in v["metrics"]
 
 
+def test_list_table_keeps_names_and_aliases_whole_when_piped(store: Store) -> None:
+    result = runner.invoke(app, ["models", "list"])  # not a terminal, as in a pipe
+
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if NAME in line]
+    assert len(rows) == 2  # one line per version: nothing wrapped onto a second line
+    champion = next(r for r in rows if "champion" in r)
+    assert "final_loss" in champion  # headline metrics on the same line
+
+
 def test_version_carries_its_files_and_model_card(store: Store) -> None:
     from mlflow import MlflowClient
 

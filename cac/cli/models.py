@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from cac.cli.common import console, fail_cleanly
@@ -68,10 +69,18 @@ def _as_json(model: RegisteredModelInfo) -> dict[str, Any]:
     }
 
 
+def _headline(metrics: dict[str, float]) -> dict[str, float]:
+    """The figures a table row has room for: MAPs where a version has them, else up to three;
+    ``--json`` gives them all."""
+    maps = {k: v for k, v in metrics.items() if k.endswith(".map")}
+    return maps or dict(sorted(metrics.items())[:3])
+
+
 @app.command("list")
 @fail_cleanly
 def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """List cac's registered models: versions, aliases, dates, data hash, commit, key metrics."""
+    """List cac's registered models: versions, aliases, dates, data hash, commit, key metrics
+    (all metrics with ``--json``)."""
     models = list_models()
     if as_json:
         typer.echo(json.dumps([_as_json(m) for m in models], indent=2))
@@ -80,12 +89,16 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         typer.echo("no registered models; the service uses the files in models/", err=True)
         return
     table = Table()
-    columns = ("model", "version", "aliases", "created", "data", "commit", "metrics", "evaluation")
-    for column in columns:
-        table.add_column(column)
+    # Short columns never wrap; the figures fold in a narrow terminal.
+    for column in ("model", "version", "aliases", "created", "data", "commit"):
+        table.add_column(column, no_wrap=True)
+    for column in ("metrics", "evaluation"):
+        table.add_column(column, overflow="fold")
     for model in models:
         for v in model.versions:
-            metrics = ", ".join(f"{k} {value:.3f}" for k, value in sorted(v.metrics.items()))
+            metrics = ", ".join(
+                f"{k} {value:.3f}" for k, value in sorted(_headline(v.metrics).items())
+            )
             figures = ", ".join(
                 f"{label} {v.evaluation[key]:.3f}"
                 for key, label in _LISTED_FIGURES.items()
@@ -97,13 +110,14 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
                 model.name,
                 str(v.version),
                 ", ".join(v.aliases),
-                v.created.isoformat(timespec="minutes"),
-                v.data_sha256[:12],
-                v.git_commit[:12],
+                v.created.strftime("%Y-%m-%d"),
+                v.data_sha256[:8],
+                v.git_commit[:8],
                 metrics,
                 figures,
             )
-    console.print(table)
+    # Piped or redirected output is not bound to an 80-column terminal.
+    (console if console.is_terminal else Console(width=200)).print(table)
 
 
 @app.command("evaluate")
