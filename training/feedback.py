@@ -67,6 +67,7 @@ from training.ranker import (
     FOLDS,
     ROUNDS,
     SYSTEMS,
+    RawRow,
     Rows,
     as_priors,
     calibrate,
@@ -76,6 +77,7 @@ from training.ranker import (
     load_or_collect,
     part,
     product_forms,
+    rows_from,
     with_out_of_fold_code_columns,
 )
 from training.tracking import data_hash, tracked_run
@@ -171,7 +173,7 @@ def audited_rows(
 
     annotator = AssertionAnnotator()
     tagger = MentionModel(DEFAULT_MENTION_MODEL) if with_tagger else None
-    raw: dict[System, list[tuple[list[float], str, int, str, int]]] = defaultdict(list)
+    raw: dict[System, list[RawRow]] = defaultdict(list)
     for k in range(FOLDS):
         held = [n for n in notes if fold_of(n.external_id) == k]
         if not held:
@@ -188,23 +190,15 @@ def audited_rows(
                 if system not in SYSTEMS:
                     continue
                 for candidate, row in zip(candidates, features, strict=True):
-                    label = int((system, candidate.code) in note.final)
-                    raw[system].append(
-                        (row.tolist(), f"audited:{note.note_id}", label, candidate.code, k)
-                    )
-    out = {}
-    for system in SYSTEMS:
-        items = sorted(raw[system], key=lambda r: r[1])
-        width = base.rows[system].x.shape[1]
-        out[system] = Rows(
-            np.asarray([r[0] for r in items], dtype=np.float32).reshape(-1, width),
-            np.asarray([r[2] for r in items], dtype=np.int32),
-            [r[1] for r in items],
-            [r[3] for r in items],
-            np.asarray([r[4] for r in items], dtype=np.int32),
-            [r[3] for r in items],
-        )
-    return out
+                    doc = f"audited:{note.note_id}"
+                    raw[system].append((row.tolist(), doc, candidate.code, k, candidate.code))
+    # audited labels compare product codes (the coder's final ones), not the benchmark form
+    truth: dict[System, dict[str, set[str]]] = {s: {} for s in SYSTEMS}
+    for note in notes:
+        for system, code in note.final:
+            if system in truth:
+                truth[system].setdefault(f"audited:{note.note_id}", set()).add(code)
+    return {system: rows_from(raw[system], truth[system]) for system in SYSTEMS}
 
 
 def concat(parts: list[Rows]) -> Rows:

@@ -23,6 +23,7 @@ import argparse
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,69 @@ class Rows:
             [self.product[i] for i in idx],
         )
 
+    def to_arrays(self, prefix: str) -> dict[str, npt.NDArray[Any]]:
+        """The rows as named arrays (``{prefix}x``, ...), as :func:`save_rows` stores them."""
+        return {
+            prefix + "x": self.x,
+            prefix + "y": self.y,
+            prefix + "doc": np.asarray(self.doc),
+            prefix + "code": np.asarray(self.code),
+            prefix + "product": np.asarray(self.product),
+            prefix + "fold": self.fold,
+        }
+
+    @classmethod
+    def from_arrays(cls, data: Mapping[str, npt.NDArray[Any]], prefix: str) -> Rows:
+        """The rows stored under ``prefix`` by :meth:`to_arrays`."""
+        return cls(
+            data[prefix + "x"],
+            data[prefix + "y"],
+            [str(v) for v in data[prefix + "doc"]],
+            [str(v) for v in data[prefix + "code"]],
+            data[prefix + "fold"],
+            [str(v) for v in data[prefix + "product"]],
+        )
+
+
+# One candidate of one note: (features, note id, code in benchmark form, fold, product code).
+RawRow = tuple[list[float], str, str, int, str]
+
+
+def rows_from(items: list[RawRow], truth: dict[str, set[str]]) -> Rows:
+    """``items`` as rows sorted by note (stable), each labelled 1 when its code is in its
+    note's ``truth`` (compared as given: the caller puts both in one form)."""
+    ordered = sorted(items, key=lambda r: r[1])
+    return Rows(
+        np.asarray([r[0] for r in ordered], dtype=np.float32).reshape(-1, len(FEATURES)),
+        np.asarray([r[2] in truth.get(r[1], set()) for r in ordered], dtype=np.int32),
+        [r[1] for r in ordered],
+        [r[2] for r in ordered],
+        np.asarray([r[3] for r in ordered], dtype=np.int32),
+        [r[4] for r in ordered],
+    )
+
+
+def _prefix(name: str, system: System) -> str:
+    return f"{name}_{system.value}_"
+
+
+def save_rows(path: Path, rows: dict[str, dict[System, Rows]]) -> None:
+    """Write train and dev rows per system to one compressed ``.npz`` (no pickled objects)."""
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    for name, by_system in rows.items():
+        for system, r in by_system.items():
+            arrays.update(r.to_arrays(_prefix(name, system)))
+    np.savez_compressed(path, **arrays)
+
+
+def load_rows(path: Path) -> dict[str, dict[System, Rows]]:
+    """The rows that :func:`save_rows` wrote to ``path``."""
+    with np.load(path, allow_pickle=False) as data:
+        return {
+            name: {system: Rows.from_arrays(data, _prefix(name, system)) for system in SYSTEMS}
+            for name in ("train", "dev")
+        }
+
 
 def fold_of(doc_id: str) -> int:
     return int(hashlib.sha256(doc_id.encode()).hexdigest(), 16) % FOLDS
@@ -168,7 +232,7 @@ def code_notes(
     texts: dict[str, str],
     fold: int,
     crosswalk: Crosswalk,
-    out: dict[System, list[tuple[list[float], str, str, int, str]]],
+    out: dict[System, list[RawRow]],
     label: str,
 ) -> None:
     """Feature rows (without labels) of every note in ``texts``, appended to ``out``."""
@@ -197,7 +261,7 @@ def collect_rows(
     kb_candidates = kb_phrases(kb)
     cues = annotator.cue_phrases()
     forms = product_forms(kb, crosswalk)
-    raw: dict[str, dict[System, list[tuple[list[float], str, str, int, str]]]] = {
+    raw: dict[str, dict[System, list[RawRow]]] = {
         "train": defaultdict(list),
         "dev": defaultdict(list),
     }
@@ -228,15 +292,7 @@ def collect_rows(
         for system in SYSTEMS:
             gold = split.gold_d if system is System.ICD10CM else split.gold_p
             truth = {d: {c.lower() for c in codes} for d, codes in gold.items()}
-            items = sorted(raw[name][system], key=lambda r: r[1])
-            out[name][system] = Rows(
-                np.asarray([r[0] for r in items], dtype=np.float32).reshape(-1, len(FEATURES)),
-                np.asarray([r[2] in truth.get(r[1], set()) for r in items], dtype=np.int32),
-                [r[1] for r in items],
-                [r[2] for r in items],
-                np.asarray([r[3] for r in items], dtype=np.int32),
-                [r[4] for r in items],
-            )
+            out[name][system] = rows_from(raw[name][system], truth)
     return out
 
 
@@ -376,38 +432,10 @@ def load_or_collect(
     path = folder / "rows.npz"
     if path.exists() and not refresh:
         console.print(f"feature rows from cache {path}")
-        data = np.load(path, allow_pickle=False)
-        out: dict[str, dict[System, Rows]] = {}
-        for name in ("train", "dev"):
-            out[name] = {}
-            for system in SYSTEMS:
-                p = f"{name}_{system.value}_"
-                out[name][system] = Rows(
-                    data[p + "x"],
-                    data[p + "y"],
-                    [str(v) for v in data[p + "doc"]],
-                    [str(v) for v in data[p + "code"]],
-                    data[p + "fold"],
-                    [str(v) for v in data[p + "product"]],
-                )
-        return out
+        return load_rows(path)
     rows = collect_rows(kb, crosswalk, dense)
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = {}
-    for name, by_system in rows.items():
-        for system, r in by_system.items():
-            p = f"{name}_{system.value}_"
-            arrays.update(
-                {
-                    p + "x": r.x,
-                    p + "y": r.y,
-                    p + "doc": np.asarray(r.doc),
-                    p + "code": np.asarray(r.code),
-                    p + "product": np.asarray(r.product),
-                    p + "fold": r.fold,
-                }
-            )
-    np.savez_compressed(path, **arrays)
+    save_rows(path, rows)
     return rows
 
 
