@@ -6,6 +6,7 @@ Both read the predictions ``eval.run`` writes and the gold of the same split, af
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,12 +66,26 @@ def reliability(
     predictions: list[Prediction], gold: dict[str, list[str]], task: str
 ) -> list[ReliabilityBin]:
     """Predictions of one task binned by confidence, with the share that are in the gold."""
+    return bin_scores(_scored(predictions, gold, task))
+
+
+def _scored(
+    predictions: Iterable[Prediction], gold: dict[str, list[str]], task: str
+) -> list[tuple[float, bool]]:
+    """(confidence, in the gold) of each prediction of ``task``."""
     truth = {doc: {c.lower() for c in codes} for doc, codes in gold.items()}
+    return [
+        (p.confidence, p.code.lower() in truth.get(p.doc_id, set()))
+        for p in predictions
+        if p.task == task
+    ]
+
+
+def bin_scores(scored: Iterable[tuple[float, bool]]) -> list[ReliabilityBin]:
+    """(confidence, right) pairs in :data:`BINS` equal-width bins; empty bins are left out."""
     bins: dict[int, list[tuple[float, bool]]] = defaultdict(list)
-    for p in predictions:
-        if p.task == task:
-            index = min(int(p.confidence * BINS), BINS - 1)
-            bins[index].append((p.confidence, p.code.lower() in truth.get(p.doc_id, set())))
+    for confidence, hit in scored:
+        bins[min(int(confidence * BINS), BINS - 1)].append((confidence, hit))
     out = []
     for index in range(BINS):
         items = bins.get(index, [])
@@ -108,21 +123,15 @@ def ece_interval(
 
     by_doc: dict[str, list[Prediction]] = defaultdict(list)
     for p in predictions:
-        if p.task == task:
-            by_doc[p.doc_id].append(p)
+        by_doc[p.doc_id].append(p)
+    # Each document's (confidence, right) pairs, against its own gold, drawn as a whole.
+    scored = {d: _scored(by_doc.get(d, []), {d: gold[d]}, task) for d in gold}
     docs = sorted(gold)
     rng = random.Random(seed)
     values = []
     for _ in range(samples):
-        drawn = [rng.choice(docs) for _ in docs]
-        # Renamed per draw so that a document drawn twice counts twice against its own gold.
-        sample = [
-            Prediction(f"{i}", task, p.code, p.rank, p.confidence, p.shown)
-            for i, d in enumerate(drawn)
-            for p in by_doc.get(d, [])
-        ]
-        truth = {f"{i}": gold[d] for i, d in enumerate(drawn)}
-        values.append(expected_calibration_error(reliability(sample, truth, task)))
+        drawn = [pair for _ in docs for pair in scored[rng.choice(docs)]]
+        values.append(expected_calibration_error(bin_scores(drawn)))
     values.sort()
     return values[int(0.05 * (samples - 1))], values[int(0.95 * (samples - 1))]
 

@@ -51,6 +51,7 @@ from cac.ranking.neighbours import NoteNeighbours
 from cac.registry import register
 from eval.codiesp import DEFAULT_DIR, CodiEspSplit, load_split
 from eval.crosswalk import Crosswalk
+from eval.plots import bin_scores, expected_calibration_error
 from eval.scoring import average_precision
 from training.lexicon import build_lexicon, kb_phrases
 from training.priors import code_priors
@@ -347,14 +348,9 @@ def scores_on(
 
 
 def calibration_error(scored: list[tuple[float, bool]]) -> float:
-    """Expected calibration error over 10 equal-width confidence bins (count-weighted)."""
-    bins: dict[int, list[tuple[float, bool]]] = defaultdict(list)
-    for score, hit in scored:
-        bins[min(int(score * 10), 9)].append((score, hit))
-    gaps = (
-        len(b) * abs(np.mean([s for s, _ in b]) - np.mean([h for _, h in b])) for b in bins.values()
-    )
-    return float(sum(gaps) / max(len(scored), 1))
+    """Expected calibration error over 10 equal-width confidence bins (count-weighted), as
+    ``make eval`` computes it."""
+    return expected_calibration_error(bin_scores(scored))
 
 
 def with_code_columns(train: Rows, dev: Rows) -> tuple[Rows, Rows, CodeStats]:
