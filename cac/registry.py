@@ -40,6 +40,7 @@ MODEL_NAMES: dict[str, str] = {
     "ranker": "cac-ranker",
 }
 CHAMPION = "champion"
+CHALLENGER = "challenger"  # a retrained version awaiting the gates
 ARTIFACT_PATH = "model"
 MODEL_CARD = "MODEL_CARD.md"
 FLOAT_WEIGHTS = "model.safetensors"

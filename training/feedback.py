@@ -58,7 +58,7 @@ from cac.pipeline import (
 )
 from cac.ranking.model import Ranker
 from cac.ranking.neighbours import Code, NoteNeighbours
-from cac.registry import CHAMPION, promote, register, resolve
+from cac.registry import CHALLENGER, CHAMPION, promote, register, resolve
 from eval.codiesp import DEFAULT_DIR, CodiEspSplit, load_split
 from eval.crosswalk import Crosswalk
 from training.lexicon import build_lexicon, kb_phrases
@@ -82,7 +82,6 @@ from training.ranker import (
 )
 from training.tracking import data_hash, tracked_run
 
-CHALLENGER = "challenger"
 REPEAT = 2
 console = Console()
 

@@ -30,7 +30,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, PreTrai
 from cac.feedback.audited import export_hash, read_audited
 from cac.nlp.compact import save_compact
 from cac.nlp.mention_model import MAX_TOKENS, TAGS, MentionModel, base_model_dir, windows
-from cac.registry import MODEL_CARD, MODEL_NAMES, promote, register
+from cac.registry import CHALLENGER, MODEL_CARD, MODEL_NAMES, promote, register
 from eval.brat import DEFAULT_DIR, BratDoc, dev_slice, longest_first, read_dir, score
 from eval.pubtator import bc5cdr
 from training.tracking import data_hash, git_commit, tracked_run
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> None:
             "mention", args.out, metrics=key_metrics(report), data_sha256=sha, model_card=card
         )
         if args.export:
-            promote("mention", version, "challenger")
+            promote("mention", version, CHALLENGER)
     console.print_json(json.dumps(report))
     console.print(f"registered {MODEL_NAMES['mention']} version {version}")
 
