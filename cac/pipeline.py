@@ -14,6 +14,7 @@ Pipeline (see README "Coding"):
    setting);
 5. candidates: every code the supports reach, plus unshown sibling alternatives (other codes of
    the category seen in CodiEsp train) and, with a bi-encoder, dense-retrieval hits per span;
+   how much of each candidate's title the note says (:mod:`cac.ranking.title_evidence`);
 6. confidence: the learned ranker (``models/ranker``, :mod:`cac.ranking`) scores each
    candidate from its features and calibrates the score to a probability; without a ranker, the
    best weighted support. Billable resolution; ranked per system; the shown list is cut at a
@@ -37,8 +38,15 @@ from cac.kb.store import KnowledgeBase
 from cac.linking.search import CodeSearcher
 from cac.nlp.context import AssertedSpan, AssertionAnnotator, ParsedNote
 from cac.nlp.tokens import normalize_phrase, tokenize
-from cac.ranking.features import CodeCandidate, NoteContext, Support, feature_matrix
+from cac.ranking.features import (
+    CodeCandidate,
+    NoteContext,
+    Support,
+    feature_matrix,
+    mention_label,
+)
 from cac.ranking.neighbours import NoteNeighbours
+from cac.ranking.title_evidence import StaticVectors, TitleEvidence
 
 if TYPE_CHECKING:
     from cac.linking.dense import DenseRetriever
@@ -173,10 +181,6 @@ class CodingResult:
         }
 
 
-def _label(system: System) -> str:
-    return "DIAGNOSIS" if system is System.ICD10CM else "PROCEDURE"
-
-
 class Coder:
     """Loads the knowledge base and models once; :meth:`code` is then cheap and thread-safe."""
 
@@ -200,6 +204,12 @@ class Coder:
         self.dense = dense
         # similar coded notes vote for codes: the ranker's memory unless one is given
         self.neighbours = neighbours or (ranker.neighbours if ranker is not None else None)
+        # words weighted by their rarity among the memory's notes; vectors from the tagger's table
+        self.titles = TitleEvidence(
+            kb,
+            self.neighbours.weight if self.neighbours is not None else None,
+            StaticVectors(tagger.tokenizer, tagger.input_table()) if tagger is not None else None,
+        )
         self._categories: dict[tuple[System, str], list[str]] | None = None
         self.searcher = CodeSearcher(kb)
         self._cues: set[str] | None = None
@@ -307,7 +317,7 @@ class Coder:
         labelled = {(s, e, label) for s, e, label in tagged}
         for m in matches:
             if m.entries and not m.entries[0].source.startswith("search"):
-                labelled.update((m.start, m.end, _label(e.system)) for e in m.entries)
+                labelled.update((m.start, m.end, mention_label(e.system)) for e in m.entries)
         spans = sorted({(m.start, m.end) for m in matches} | {(s, e) for s, e, _ in labelled})
         asserted = {(a.start, a.end): a for a in self.annotator.annotate(parsed, spans)}
         mentions = [
@@ -318,7 +328,9 @@ class Coder:
         votes = self.neighbours.votes(text) if self.neighbours is not None else {}
         if votes:
             self._add_voted(candidates, votes, self._denied(matches, asserted, setting, text))
-        return NoteAnalysis(mentions, candidates, NoteContext(len(text), frozenset(tagged), votes))
+        titles = self.titles.columns(text, candidates)
+        note = NoteContext(len(text), frozenset(tagged), votes, titles)
+        return NoteAnalysis(mentions, candidates, note)
 
     def _denied(
         self,

@@ -416,7 +416,7 @@ def cache_key(kb: KnowledgeBase, dense: DenseRetriever | None) -> str:
     digest.update(" ".join(FEATURES).encode())
     digest.update(Path(__file__).with_name("lexicon.py").read_bytes())
     digest.update((Path(__file__).parent.parent / "cac" / "pipeline.py").read_bytes())
-    for name in ("features.py", "neighbours.py"):
+    for name in ("features.py", "neighbours.py", "title_evidence.py"):
         digest.update((Path(__file__).parent.parent / "cac" / "ranking" / name).read_bytes())
     return digest.hexdigest()[:16]
 

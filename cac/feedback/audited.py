@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from cac.codesets.records import System
 from cac.errors import CacError
 from cac.exports.decisions import ExportedDecision, NoteRecord
+from cac.ranking.features import mention_label
 
 HOLDOUT_SHARE = 0.3
 _BUCKETS = 1000
@@ -89,11 +90,6 @@ def labels(record: NoteRecord) -> tuple[frozenset[Code], frozenset[Code]]:
     return frozenset(final), frozenset(rejected - final)
 
 
-def mention_label(system: str) -> str:
-    """The tagger's label for evidence of a code of ``system``."""
-    return "DIAGNOSIS" if system == System.ICD10CM.value else "PROCEDURE"
-
-
 def evidence_spans(record: NoteRecord) -> tuple[tuple[int, int, str], ...]:
     """Mention spans the review confirmed: the evidence of accepted and replaced suggestions
     (a replacement corrects the code, not the mention) and of added codes that stand. A rejected
@@ -106,7 +102,7 @@ def evidence_spans(record: NoteRecord) -> tuple[tuple[int, int, str], ...]:
         if last is None or last.action == "reject":
             continue
         final_system = last.final_system or system
-        spans.update((start, end, mention_label(final_system)) for start, end in evidence)
+        spans.update((start, end, mention_label(System(final_system))) for start, end in evidence)
     return tuple(sorted(spans))
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import torch
 from transformers import AutoModelForTokenClassification
 
@@ -128,6 +130,11 @@ class MentionModel:
             ) from None
         self.directory = directory
         self.version = fingerprint(directory, "minilm-tagger")
+
+    def input_table(self) -> npt.NDArray[np.float32]:
+        """The encoder's input word-piece embeddings (shared with the model, not copied)."""
+        table = self.model.get_input_embeddings().weight.detach().numpy()
+        return np.asarray(table, dtype=np.float32)
 
     @torch.inference_mode()
     def predict(self, text: str) -> list[Span]:

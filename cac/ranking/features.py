@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from cac.codesets.records import System
 from cac.ranking.neighbours import NeighbourVote, vote_columns
+from cac.ranking.title_evidence import NO_TITLE, TITLE_FEATURES
 
 SOURCES = ("kb", "train", "cooc", "search", "dense", "sibling")
 ASSERTIONS = ("present", "possible", "historical", "family")
@@ -50,7 +51,13 @@ FEATURES: tuple[str, ...] = (
     "knn_share",  # similar coded notes (cac.ranking.neighbours) that have the code
     "knn_votes",
     "knn_nearest",
+    *TITLE_FEATURES,  # how much of the code's title the note says (cac.ranking.title_evidence)
 )
+
+
+def mention_label(system: System) -> str:
+    """The tagger's label for a mention of a code of ``system``."""
+    return "DIAGNOSIS" if system is System.ICD10CM else "PROCEDURE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,7 @@ class NoteContext:
     chars: int
     tagged: frozenset[tuple[int, int, str]]
     neighbours: Mapping[tuple[System, str], NeighbourVote] = field(default_factory=dict)
+    title: Mapping[tuple[System, str], tuple[float, ...]] = field(default_factory=dict)
 
 
 def _overlaps_tagged(
@@ -110,7 +118,7 @@ def feature_matrix(
     codes = {c.code for c in candidates}
     rows = []
     for i, c in enumerate(candidates):
-        label = "DIAGNOSIS" if c.system is System.ICD10CM else "PROCEDURE"
+        label = mention_label(c.system)
         by_source = {s: 0.0 for s in SOURCES}
         for support in c.supports:
             source = support.source if support.source in by_source else "kb"
@@ -145,6 +153,7 @@ def feature_matrix(
                 len(candidates),
                 note.chars,
                 *vote_columns(note.neighbours.get((c.system, c.code))),
+                *note.title.get((c.system, c.code), NO_TITLE),
             ]
         )
     return np.asarray(rows, dtype=np.float32)

@@ -118,6 +118,14 @@ class NoteNeighbours:
             dtype=np.float32,
         )
 
+    def weight(self, word: str) -> float:
+        """Inverse document frequency of ``word`` among the coded notes (that of a word no note
+        has when the memory does not keep it)."""
+        index = self.vocabulary.get(word)
+        if index is not None:
+            return float(self.idf[index])
+        return math.log(1 + len(self.codes)) + 1.0
+
     def votes(self, text: str) -> dict[Code, NeighbourVote]:
         """Every code of the ``k`` notes most similar to ``text`` (none with similarity 0)."""
         if not self.codes:
