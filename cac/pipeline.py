@@ -46,7 +46,7 @@ from cac.ranking.features import (
     mention_label,
 )
 from cac.ranking.neighbours import NoteNeighbours
-from cac.ranking.title_evidence import StaticVectors, TitleEvidence
+from cac.ranking.title_evidence import TitleEvidence
 
 if TYPE_CHECKING:
     from cac.linking.dense import DenseRetriever
@@ -208,7 +208,7 @@ class Coder:
         self.titles = TitleEvidence(
             kb,
             self.neighbours.weight if self.neighbours is not None else None,
-            StaticVectors(tagger.tokenizer, tagger.input_table()) if tagger is not None else None,
+            tagger.static_vectors() if tagger is not None else None,
         )
         self._categories: dict[tuple[System, str], list[str]] | None = None
         self.searcher = CodeSearcher(kb)

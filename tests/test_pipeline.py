@@ -105,6 +105,9 @@ class _FakeTagger:
     def predict(self, text: str) -> list[tuple[int, int, str]]:
         return self.spans
 
+    def static_vectors(self) -> None:
+        return None  # title features then go without the static-vector cosine
+
 
 def test_tagger_spans_become_mentions_and_are_linked_by_search(coder: Coder) -> None:
     text = "Findings: closed fracture of the left clavicle. s/p x"

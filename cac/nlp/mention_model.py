@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 from transformers import AutoModelForTokenClassification
 
 from cac.errors import KnowledgeBaseError
 from cac.nlp.compact import fingerprint, load_trained
+from cac.ranking.title_evidence import StaticVectors
 
 TAGS = ("O", "B-DIAGNOSIS", "I-DIAGNOSIS", "B-PROCEDURE", "I-PROCEDURE")
 MAX_TOKENS = 256
@@ -131,10 +131,11 @@ class MentionModel:
         self.directory = directory
         self.version = fingerprint(directory, "minilm-tagger")
 
-    def input_table(self) -> npt.NDArray[np.float32]:
-        """The encoder's input word-piece embeddings (shared with the model, not copied)."""
+    def static_vectors(self) -> StaticVectors:
+        """Bag-of-word-piece vectors over the encoder's input embeddings (shared with the model,
+        not copied): the title features of :mod:`cac.ranking.title_evidence`."""
         table = self.model.get_input_embeddings().weight.detach().numpy()
-        return np.asarray(table, dtype=np.float32)
+        return StaticVectors(self.tokenizer, np.asarray(table, dtype=np.float32))
 
     @torch.inference_mode()
     def predict(self, text: str) -> list[Span]:

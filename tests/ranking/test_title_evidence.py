@@ -29,7 +29,9 @@ NOTE = "Type 2 diabetes mellitus, poorly controlled.\nHyperglycaemia at 300 mg/d
 
 
 def test_title_words_drop_coding_boilerplate() -> None:
-    assert title_words("Fracture of unspecified part of neck of right femur, initial encounter") == [
+    assert title_words(
+        "Fracture of unspecified part of neck of right femur, initial encounter"
+    ) == [
         "fracture",
         "neck",
         "right",
