@@ -50,6 +50,9 @@ TITLE_FEATURES: tuple[str, ...] = (
 NO_TITLE = (-1.0,) * 5 + (-1.0, -1.0, 0.0, 0.0, 0.0)
 
 STEM = 6
+# Codes whose title figures are kept between notes; past it the caches start over, so a
+# long-running service holds at most this many (a title vector is 384 floats).
+CACHED_CODES = 20_000
 WINDOW = 8  # words per note window for the static vectors
 STRIDE = 4
 _WORD = re.compile(r"[a-z0-9]+")
@@ -146,8 +149,9 @@ class TitleEvidence:
     """Title features for a note's candidates; word weights from ``weight`` (inverse document
     frequency of a word among coded notes), static vectors when ``vectors`` is given.
 
-    Titles are looked up in the knowledge base once per code and kept; :meth:`columns` is
-    thread-safe (a racing fill of the cache writes the same value).
+    Titles are looked up in the knowledge base once per code and kept (up to ``cached`` codes);
+    :meth:`columns` is thread-safe (a racing fill of a cache writes the same value, and a cache
+    that starts over is replaced, not emptied under a reader).
     """
 
     def __init__(
@@ -155,10 +159,12 @@ class TitleEvidence:
         kb: KnowledgeBase,
         weight: Callable[[str], float] | None = None,
         vectors: StaticVectors | None = None,
+        cached: int = CACHED_CODES,
     ) -> None:
         self.kb = kb
         self.weight = weight or (lambda _word: 1.0)
         self.vectors = vectors
+        self.cached = cached
         self._titles: dict[Code, _Title | None] = {}
         self._title_vectors: dict[Code, Vectors] = {}
 
@@ -232,18 +238,24 @@ class TitleEvidence:
         vectors)."""
         if self.vectors is None or not len(note.windows):
             return np.zeros(len(codes), dtype=np.float64)
+        if len(self._title_vectors) + len(codes) > self.cached:
+            self._title_vectors = {}
+        known = self._title_vectors
         for code in codes:
-            if code not in self._title_vectors:
+            if code not in known:
                 record = self.kb.get(*code)
-                self._title_vectors[code] = self.vectors.encode(record.title if record else "")
-        titles = np.stack([self._title_vectors[c] for c in codes])
+                known[code] = self.vectors.encode(record.title if record else "")
+        titles = np.stack([known[c] for c in codes])
         best: npt.NDArray[np.float64] = (note.windows @ titles.T).max(axis=0).astype(np.float64)
         return best
 
     def _title(self, code: Code) -> _Title | None:
-        if code not in self._titles:
-            self._titles[code] = self._read_title(code)
-        return self._titles[code]
+        known = self._titles
+        if code not in known:
+            if len(known) >= self.cached:
+                known = self._titles = {}
+            known[code] = self._read_title(code)
+        return known[code]
 
     def _read_title(self, code: Code) -> _Title | None:
         system, value = code

@@ -114,3 +114,13 @@ def test_feature_rows_carry_the_title_columns() -> None:
     first = FEATURES.index(TITLE_FEATURES[0])
     assert tuple(rows[0, first : first + len(TITLE_FEATURES)]) == values
     assert tuple(rows[1, first : first + len(TITLE_FEATURES)]) == NO_TITLE
+
+
+def test_the_caches_stay_bounded(mini_kb: KnowledgeBase) -> None:
+    words = ["diabetes", "mellitus", "hyperglycemia", "fracture", "neck", "femur"]
+    vectors = StaticVectors(WordTokenizer(words), np.eye(len(words)))
+    evidence = TitleEvidence(mini_kb, vectors=vectors, cached=2)
+    first = evidence.columns(NOTE, [HYPER, PLAIN])
+    evidence.columns(NOTE, [FEMUR])
+    assert len(evidence._titles) <= 2 and len(evidence._title_vectors) <= 2
+    assert evidence.columns(NOTE, [HYPER, PLAIN]) == first  # refilled, same figures
