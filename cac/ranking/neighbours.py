@@ -98,7 +98,7 @@ class NoteNeighbours:
         kept = sorted(t for t, n in df.items() if n >= min_df)
         vocabulary = {t: i for i, t in enumerate(kept)}
         n = len(counted)
-        idf = np.asarray([math.log((1 + n) / (1 + df[t])) + 1.0 for t in kept], dtype=np.float32)
+        idf = np.asarray([_idf(n, df[t]) for t in kept], dtype=np.float32)
         empty = cls(vocabulary, idf, sparse.csr_matrix((0, len(kept)), dtype=np.float32), [], k)
         rows = [empty._vector(c) for c in counted]
         matrix = sparse.vstack(rows, format="csr") if rows else empty.matrix
@@ -124,7 +124,7 @@ class NoteNeighbours:
         index = self.vocabulary.get(word)
         if index is not None:
             return float(self.idf[index])
-        return math.log(1 + len(self.codes)) + 1.0
+        return _idf(len(self.codes), 0)
 
     def votes(self, text: str) -> dict[Code, NeighbourVote]:
         """Every code of the ``k`` notes most similar to ``text`` (none with similarity 0)."""
@@ -177,6 +177,11 @@ class NoteNeighbours:
         vocabulary = {t: i for i, t in enumerate(meta["terms"])}
         idf = np.asarray(meta["idf"], dtype=np.float32)
         return cls(vocabulary, idf, matrix.astype(np.float32), codes, int(meta["k"]))
+
+
+def _idf(notes: int, df: int) -> float:
+    """Smoothed inverse document frequency of a term in ``df`` of ``notes`` notes."""
+    return math.log((1 + notes) / (1 + df)) + 1.0
 
 
 def vote_columns(vote: NeighbourVote | None) -> tuple[float, float, float]:

@@ -21,7 +21,7 @@ go into :class:`cac.ranking.features.NoteContext` and from there into the featur
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,10 +86,7 @@ class StaticVectors:
         self.table = table
 
     def encode(self, text: str) -> Vectors:
-        ids = self.tokenizer(text.lower(), add_special_tokens=False)["input_ids"]
-        if not ids:
-            return np.zeros(self.table.shape[1], dtype=np.float32)
-        return _unit(self.table[ids].mean(axis=0))
+        return self._bag(self.tokenizer(text.lower(), add_special_tokens=False)["input_ids"])
 
     def windows(self, text: str) -> Vectors:
         """One vector per window of ``WINDOW`` words, every ``STRIDE`` words."""
@@ -99,11 +96,13 @@ class StaticVectors:
         if not chunks:
             return np.zeros((0, self.table.shape[1]), dtype=np.float32)
         encoded = self.tokenizer(chunks, add_special_tokens=False)["input_ids"]
-        out = np.zeros((len(chunks), self.table.shape[1]), dtype=np.float32)
-        for row, ids in enumerate(encoded):
-            if ids:
-                out[row] = _unit(self.table[ids].mean(axis=0))
-        return out
+        return np.stack([self._bag(ids) for ids in encoded])
+
+    def _bag(self, ids: list[int]) -> Vectors:
+        """The unit mean of the pieces' embeddings (zeros without pieces)."""
+        if not ids:
+            return np.zeros(self.table.shape[1], dtype=np.float32)
+        return _unit(self.table[ids].mean(axis=0))
 
 
 def _unit(vector: npt.NDArray[Any]) -> Vectors:
@@ -118,7 +117,7 @@ class _Words:
     stems: tuple[str, ...]
     weights: npt.NDArray[np.float64]
 
-    def cover(self, stems: frozenset[str]) -> float:
+    def cover(self, stems: Container[str]) -> float:
         """The weighted share of these stems found in ``stems``."""
         present = np.asarray([s in stems for s in self.stems], dtype=bool)
         return float(self.weights[present].sum()) / float(self.weights.sum())
@@ -189,13 +188,14 @@ class TitleEvidence:
         titles = {code: title for code in codes if (title := self._title(code)) is not None}
         if not titles:
             return {}
-        found = frozenset(note.stems)
         # one row per code: its title words' weights in the note's stem columns
         weights = np.zeros((len(titles), note.sentences.shape[1]), dtype=np.float64)
         totals = np.zeros(len(titles), dtype=np.float64)
+        missing: list[npt.NDArray[np.bool_]] = []
         for row, title in enumerate(titles.values()):
             words = title.words
             totals[row] = words.weights.sum()
+            missing.append(np.asarray([s not in note.stems for s in words.stems], dtype=bool))
             for s, w in zip(words.stems, words.weights, strict=True):
                 if s in note.stems:
                     weights[row, note.stems[s]] = w
@@ -204,16 +204,14 @@ class TitleEvidence:
         similarity = self._similarities(list(titles), note)
         raw: dict[Code, list[float]] = {}
         for row, (code, title) in enumerate(titles.items()):
-            words = title.words
-            missing = np.asarray([s not in found for s in words.stems], dtype=bool)
             raw[code] = [
                 float(weights[row].sum() / totals[row]),
                 float(in_sentence[row]),
                 float(in_pair[row]),
-                float(missing.sum()),
-                float(words.weights[missing].sum()),
-                title.category.cover(found) if title.category else -1.0,
-                title.distinct.cover(found) if title.distinct else -1.0,
+                float(missing[row].sum()),
+                float(title.words.weights[missing[row]].sum()),
+                title.category.cover(note.stems) if title.category else -1.0,
+                title.distinct.cover(note.stems) if title.distinct else -1.0,
                 float(similarity[row]),
             ]
         best_cover: dict[tuple[System, str], float] = {}
