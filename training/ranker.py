@@ -414,7 +414,8 @@ def cache_key(kb: KnowledgeBase, dense: DenseRetriever | None) -> str:
             digest.update(path.read_bytes())
     digest.update(kb.manifest.content_hash.encode())
     digest.update(" ".join(FEATURES).encode())
-    digest.update(Path(__file__).with_name("lexicon.py").read_bytes())
+    for name in ("lexicon.py", "crosslingual.py"):
+        digest.update(Path(__file__).with_name(name).read_bytes())
     digest.update((Path(__file__).parent.parent / "cac" / "pipeline.py").read_bytes())
     for name in ("features.py", "neighbours.py", "title_evidence.py"):
         digest.update((Path(__file__).parent.parent / "cac" / "ranking" / name).read_bytes())
