@@ -215,9 +215,11 @@ class Coder:
         self._cues: set[str] | None = None
         # matched node -> code to suggest; the lexicon is fixed, so this only grows to its size
         self._targets: dict[tuple[System, str], tuple[System, str] | None] = {}
+        # what the lexicon holds; for lexicons built before content hashes, their train data
+        named = lexicon.meta.get("content_hash") or lexicon.meta.get("train_hash", "")
         self.model_info = {
             "kb": kb.manifest.content_hash[:12],
-            "lexicon": str(lexicon.meta.get("train_hash", ""))[:12],
+            "lexicon": str(named)[:12],
             "mention_model": tagger.version if tagger else "none (phrase matcher only)",
             "pipeline": "tagger-lexicon-context/2" if tagger else "lexicon-context/2",
             "ranker": ranker.version if ranker else "none (heuristic confidence)",
@@ -382,14 +384,21 @@ class Coder:
             by_system[candidate.system].append(candidate)
         out = {}
         for system, candidates in by_system.items():
-            billable = {
-                (c.system, c.code): bool(r.billable)
-                for c in candidates
-                if (r := self.kb.get(c.system, c.code)) is not None
-            }
+            records = self._records(system, candidates)
+            billable = {(system, code): bool(r.billable) for code, r in records.items()}
             rows = feature_matrix(candidates, analysis.note, self.priors, billable)
             out[system] = (candidates, rows)
         return out
+
+    def _records(self, system: System, candidates: list[CodeCandidate]) -> dict[str, CodeRecord]:
+        """The knowledge-base records of ``candidates``' codes (one query for those stored as
+        they are written, the rest one by one); codes the knowledge base lacks are absent."""
+        codes = sorted({c.code for c in candidates})
+        found = self.kb.get_many(system, codes)
+        for code in codes:
+            if code not in found and (record := self.kb.get(system, code)) is not None:
+                found[code] = record
+        return found
 
     def tagged_spans(self, text: str) -> list[tuple[int, int, str]]:
         """Tagger spans, less those that are only an assertion cue ("s/p", "history"): a cue
@@ -563,8 +572,9 @@ class Coder:
             else:
                 confidences = [min(1.0, aggregate(c.weighted)) for c in candidates]
                 threshold = SHOW_THRESHOLDS.get(system, DEFAULT_SHOW_THRESHOLD)
+            records = self._records(system, candidates)
             for candidate, confidence in zip(candidates, confidences, strict=True):
-                record = self.kb.get(system, candidate.code)
+                record = records.get(candidate.code)
                 if record is None:
                     continue
                 spans = sorted({(s.start, s.end) for s in candidate.supports})

@@ -188,3 +188,14 @@ def test_sibling_codes_seen_in_train_are_unshown_alternatives(coder: Coder) -> N
         assert {(s.start, s.end) for s in sibling.supports} <= own
     shown = {s.code for s in plain.code(text).suggestions if s.shown}
     assert not any(c.startswith("E11") and c != "E11.9" for c in shown)
+
+
+def test_the_lexicon_is_named_by_what_it_holds(coder: Coder) -> None:
+    from cac.coding.lexicon import Lexicon
+
+    assert coder.model_info["lexicon"] == coder.lexicon.meta["content_hash"][:12]
+    same_train = Lexicon(coder.lexicon.phrases, {**coder.lexicon.meta, "content_hash": "f" * 64})
+    other = Coder(coder.kb, same_train, coder.annotator, tagger=None)
+    assert other.model_info["lexicon"] == "f" * 12  # same train data, other phrases: other name
+    older = Lexicon(coder.lexicon.phrases, {"train_hash": "a" * 64})
+    assert Coder(coder.kb, older, coder.annotator, tagger=None).model_info["lexicon"] == "a" * 12

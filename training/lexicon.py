@@ -296,9 +296,15 @@ def build_lexicon(
     for doc in sorted(train.texts):
         digest.update(train.texts[doc].encode())
         digest.update(" ".join(train.gold_d.get(doc, []) + train.gold_p.get(doc, [])).encode())
+    content = hashlib.sha256()
+    for phrase, entries in sorted(phrases.items()):
+        content.update(phrase.encode())
+        for e in entries:
+            content.update(f"|{e.system.value} {e.code} {e.precision:.4f} {e.source}".encode())
     meta = {
         "train_docs": len(train.texts),
         "train_hash": digest.hexdigest(),
+        "content_hash": content.hexdigest(),
         "kb_content_hash": kb.manifest.content_hash,
         "phrases": len(phrases),
         "aligned_phrases": len(aligned),

@@ -116,6 +116,8 @@ def feature_matrix(
     by_heuristic = sorted(range(len(candidates)), key=lambda i: -heuristics[i])
     order = {i: rank for rank, i in enumerate(by_heuristic)}
     codes = {c.code for c in candidates}
+    # codes that are a proper prefix of another candidate (a more specific code is a candidate)
+    broader = {code[:k] for code in codes for k in range(1, len(code))}
     rows = []
     for i, c in enumerate(candidates):
         label = mention_label(c.system)
@@ -146,8 +148,8 @@ def feature_matrix(
                 float(not billable.get((c.system, c.code), True)),
                 ord(key[0]) if key else 0,
                 int(key[1], 36) if len(key) > 1 and key[1].isalnum() else 0,
-                float(any(o != c.code and o.startswith(c.code) for o in codes)),
-                float(any(o != c.code and c.code.startswith(o) for o in codes)),
+                float(c.code in broader),
+                float(any(c.code[:k] in codes for k in range(1, len(c.code)))),
                 order[i],
                 c.heuristic / best,
                 len(candidates),
