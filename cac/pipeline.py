@@ -379,6 +379,15 @@ class Coder:
 
     def features(self, analysis: NoteAnalysis) -> dict[System, tuple[list[CodeCandidate], Any]]:
         """Per system: the note's candidates and their feature rows (:mod:`cac.ranking`)."""
+        return {
+            system: (candidates, rows)
+            for system, (candidates, _, rows) in self._by_system(analysis).items()
+        }
+
+    def _by_system(
+        self, analysis: NoteAnalysis
+    ) -> dict[System, tuple[list[CodeCandidate], dict[str, CodeRecord], Any]]:
+        """Per system: the note's candidates, their knowledge-base records and feature rows."""
         by_system: dict[System, list[CodeCandidate]] = defaultdict(list)
         for candidate in analysis.candidates.values():
             by_system[candidate.system].append(candidate)
@@ -387,7 +396,7 @@ class Coder:
             records = self._records(system, candidates)
             billable = {(system, code): bool(r.billable) for code, r in records.items()}
             rows = feature_matrix(candidates, analysis.note, self.priors, billable)
-            out[system] = (candidates, rows)
+            out[system] = (candidates, records, rows)
         return out
 
     def _records(self, system: System, candidates: list[CodeCandidate]) -> dict[str, CodeRecord]:
@@ -564,7 +573,7 @@ class Coder:
 
     def _suggest(self, analysis: NoteAnalysis, text: str) -> list[Suggestion]:
         suggestions = []
-        for system, (candidates, rows) in self.features(analysis).items():
+        for system, (candidates, records, rows) in self._by_system(analysis).items():
             if self.ranker is not None and system in self.ranker.systems():
                 codes = [c.code for c in candidates]
                 confidences = [float(p) for p in self.ranker.confidence(system, rows, codes)]
@@ -572,7 +581,6 @@ class Coder:
             else:
                 confidences = [min(1.0, aggregate(c.weighted)) for c in candidates]
                 threshold = SHOW_THRESHOLDS.get(system, DEFAULT_SHOW_THRESHOLD)
-            records = self._records(system, candidates)
             for candidate, confidence in zip(candidates, confidences, strict=True):
                 record = records.get(candidate.code)
                 if record is None:

@@ -38,7 +38,7 @@ from cac.nlp.context import build_nlp, modifier_phrases
 from cac.nlp.tokens import normalize_phrase, tokenize
 from eval.codiesp import DEFAULT_DIR, CodiEspSplit, load_split
 from eval.crosswalk import Crosswalk
-from training.crosslingual import Mention, aligned_mentions, read_mentions
+from training.crosslingual import aligned_mentions, read_mentions
 
 OUT = Path(__file__).parent.parent / "models" / "lexicon.json.gz"
 KB_MAX_TOKENS = 6
@@ -142,15 +142,11 @@ def _ngrams(text: str, max_tokens: int = 6) -> list[str]:
     return sorted(grams)
 
 
-def aligned_phrases(
-    kb: KnowledgeBase, train: CodiEspSplit, mentions: list[Mention] | None = None
-) -> dict[str, set[Pair]]:
+def aligned_phrases(kb: KnowledgeBase, train: CodiEspSplit) -> dict[str, set[Pair]]:
     """Phrases of train documents aligned to their gold codes: by the codes' names, and by the
-    CodiEsp-X ``mentions`` of the documents (read from the vendored train split when None)."""
+    documents' CodiEsp-X mentions (those of the vendored train split)."""
     phrases: dict[str, set[Pair]] = defaultdict(set)
-    if mentions is None:
-        mentions = read_mentions(DEFAULT_DIR, "train", train.texts)
-    mentions = [m for m in mentions if m.doc in train.texts]
+    mentions = read_mentions(DEFAULT_DIR, "train", train.texts)
     for (system, gold), found in aligned_mentions(mentions, train.texts).items():
         code = to_product(kb, system, gold)
         if code is not None:
@@ -261,19 +257,17 @@ def build_lexicon(
     crosswalk: Crosswalk,
     kb_candidates: dict[str, set[Pair]] | None = None,
     cues: set[str] | None = None,
-    mentions: list[Mention] | None = None,
 ) -> Lexicon:
     """The lexicon learned from ``train`` (all of CodiEsp train, or a fold of it).
 
     ``kb_candidates`` (:func:`kb_phrases`) and ``cues`` (ConText trigger phrases) depend only on
-    the knowledge base and rules; pass them in when building several lexicons. ``mentions``
-    (CodiEsp-X spans) default to those of the vendored train split; only those of ``train``'s
-    documents are used.
+    the knowledge base and rules; pass them in when building several lexicons. The CodiEsp-X
+    mentions aligned are those of ``train``'s documents only.
     """
     candidates_kb = {p: set(c) for p, c in (kb_candidates or kb_phrases(kb)).items()}
     candidates = {p: set(c) for p, c in candidates_kb.items()}
     console.print(f"{len(candidates):,} phrases from the knowledge base")
-    aligned = aligned_phrases(kb, train, mentions)
+    aligned = aligned_phrases(kb, train)
     console.print(f"{len(aligned):,} phrases aligned on train")
     cooc = cooccurrence_phrases(kb, train)
     console.print(f"{len(cooc):,} phrases co-occurring with gold codes on train")
