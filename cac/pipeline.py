@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from cac.codesets.records import CodeRecord, System
 from cac.coding.guidelines import family_history_code, personal_history_code
 from cac.coding.lexicon import Lexicon, LexiconEntry, PhraseMatch
+from cac.coding.records import Evidence, Mention, RuleCitation, Suggestion, Suppression
 from cac.config import get_settings
 from cac.errors import CacError
 from cac.kb.store import KnowledgeBase
@@ -52,6 +53,18 @@ if TYPE_CHECKING:
     from cac.linking.dense import DenseRetriever
     from cac.nlp.mention_model import MentionModel
     from cac.ranking.model import Ranker
+
+__all__ = [
+    "Coder",
+    "CodingInputError",
+    "CodingResult",
+    "Evidence",
+    "Mention",
+    "NoteAnalysis",
+    "RuleCitation",
+    "Suggestion",
+    "Suppression",
+]
 
 MAX_TEXT_CHARS = 100_000
 # The shown list is cut per system at the confidence with the best micro-F1 on CodiEsp dev.
@@ -102,36 +115,6 @@ class CodingInputError(CacError):
     """The note cannot be coded: empty, too long, or not text."""
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    start: int
-    end: int
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Mention:
-    start: int
-    end: int
-    text: str
-    label: str
-    assertion: str
-    section: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Suggestion:
-    system: System
-    code: str
-    description: str
-    confidence: float
-    evidence: tuple[Evidence, ...]
-    assertion: str
-    demo: bool
-    needs_specificity: bool
-    shown: bool
-
-
 @dataclass(frozen=True)
 class NoteAnalysis:
     """A note's mentions and candidate codes before scoring (see :meth:`Coder.analyse`)."""
@@ -150,22 +133,7 @@ class CodingResult:
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (see README)."""
         return {
-            "suggestions": [
-                {
-                    "system": s.system.value,
-                    "code": s.code,
-                    "description": s.description,
-                    "confidence": round(s.confidence, 4),
-                    "evidence": [
-                        {"start": e.start, "end": e.end, "text": e.text} for e in s.evidence
-                    ],
-                    "assertion": s.assertion,
-                    "demo": s.demo,
-                    "needs_specificity": s.needs_specificity,
-                    "shown": s.shown,
-                }
-                for s in self.suggestions
-            ],
+            "suggestions": [s.to_json() for s in self.suggestions],
             "mentions": [
                 {
                     "start": m.start,
