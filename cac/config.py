@@ -18,6 +18,9 @@ class Settings(BaseSettings):
             ``CAC_HCPCS_FILE``.
         cpt_file: A licensed CPT file (tab-separated ``code<TAB>descriptor``, see
             ``cac.codesets.cpt``). Without it only the built-in demo set is used. ``CAC_CPT_FILE``.
+        icd10cm_index_file: A CMS ICD-10-CM Alphabetic Index XML (``icd10cm-index-*.xml``);
+            its entries become terms the conventions' specificity matcher reads
+            (``cac.coding.index_terms``). It is not vendored. ``CAC_ICD10CM_INDEX_FILE``.
         database_url: SQLAlchemy URL of the service database (notes, suggestions, decisions,
             audit, API keys), e.g. ``postgresql://user:pass@host/cac``. ``CAC_DATABASE_URL``,
             default an SQLite file ``$CAC_HOME/cac.sqlite3``.
@@ -28,6 +31,9 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path("var"), description="Directory for built artifacts.")
     hcpcs_file: Path | None = Field(default=None, description="CMS alpha-numeric HCPCS file.")
     cpt_file: Path | None = Field(default=None, description="Licensed CPT code/descriptor file.")
+    icd10cm_index_file: Path | None = Field(
+        default=None, description="CMS ICD-10-CM Alphabetic Index XML."
+    )
     database_url: str | None = Field(default=None, description="Service database URL.")
 
     @property

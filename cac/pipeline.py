@@ -30,9 +30,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from cac.codesets.records import CodeRecord, System
-from cac.coding.guidelines import family_history_code, personal_history_code
+from cac.coding.conventions import Conventions
+from cac.coding.cut import (
+    DEFAULT_SHOW_THRESHOLD,
+    SHORT_NOTE_CHARS,
+    SHOW_THRESHOLDS,
+    short_note_floor,
+    stated_confidence,
+    why_shown,
+)
+from cac.coding.guidelines import (
+    family_history_code,
+    personal_history_code,
+    procedure_status_code,
+)
 from cac.coding.lexicon import Lexicon, LexiconEntry, PhraseMatch
 from cac.coding.records import Evidence, Mention, RuleCitation, Suggestion, Suppression
+from cac.coding.statements import NoteStatements
 from cac.config import get_settings
 from cac.errors import CacError
 from cac.kb.store import KnowledgeBase
@@ -67,9 +81,6 @@ __all__ = [
 ]
 
 MAX_TEXT_CHARS = 100_000
-# The shown list is cut per system at the confidence with the best micro-F1 on CodiEsp dev.
-SHOW_THRESHOLDS = {System.ICD10CM: 0.30, System.ICD10PCS: 0.25}
-DEFAULT_SHOW_THRESHOLD = 0.30
 # Weight of a lexicon entry by where it came from; co-occurrence phrases are the noisiest.
 # Chosen on CodiEsp dev (see README "Coding a note"): co-occurrence 0.4; tagger spans linked by
 # search 0.4 (0.2: D MAP 0.397, 0.3: 0.398, 0.4: 0.399, 0.5: 0.396, 0.6: 0.391).
@@ -162,8 +173,12 @@ class Coder:
         ranker: Ranker | None = None,
         dense: DenseRetriever | None = None,
         neighbours: NoteNeighbours | None = None,
+        conventions: bool = True,
     ) -> None:
         self.kb = kb
+        # the coding conventions over the cut list (cac.coding.conventions); off only to measure
+        self.conventions = Conventions(kb) if conventions else None
+        self.stated_confidence = stated_confidence()
         self.lexicon = lexicon
         self.annotator = annotator or AssertionAnnotator()
         self.tagger = tagger
@@ -181,6 +196,7 @@ class Coder:
         self._categories: dict[tuple[System, str], list[str]] | None = None
         self.searcher = CodeSearcher(kb)
         self._cues: set[str] | None = None
+        self._cue_words: set[str] = set()
         # matched node -> code to suggest; the lexicon is fixed, so this only grows to its size
         self._targets: dict[tuple[System, str], tuple[System, str] | None] = {}
         # what the lexicon holds; for lexicons built before content hashes, their train data
@@ -272,14 +288,18 @@ class Coder:
         if "\x00" in text:
             raise CodingInputError("the note contains NUL bytes; send plain text")
         analysis = self.analyse(text, setting)
-        suggestions = self._suggest(analysis, text)
+        suggestions = self._suggest(analysis, text, setting)
+        if self.conventions is not None:
+            suggestions = self.conventions.apply(suggestions, text)
         return CodingResult(suggestions, analysis.mentions, dict(self.model_info))
 
     def analyse(self, text: str, setting: Setting = "inpatient") -> NoteAnalysis:
         """Mentions and every candidate code with its supports, before scoring (``code`` minus
         the ranking; the ranker's training reads its features from here)."""
         parsed = self.annotator.parse(text)
-        matches = list(self.lexicon.find(tokenize(text), text))
+        matches = [
+            m for m in self.lexicon.find(tokenize(text), text) if not self._cue_only(m.phrase)
+        ]
         matches += self._abbreviation_matches(parsed, matches)
         tagged = self.tagged_spans(text)
         matches += self._search_matches(tagged, matches, text)
@@ -377,17 +397,28 @@ class Coder:
                 found[code] = record
         return found
 
+    def _cue_only(self, span: str) -> bool:
+        """Whether a span is only assertion cue words ("No history"): as a mention it would
+        hide its cue from ConText and lose its meaning."""
+        if self._cues is None:
+            self._cues = self.annotator.cue_phrases()
+            self._cue_words = {w for cue in self._cues for w in cue.split()}
+        words = normalize_phrase(span)
+        return bool(words) and all(w in self._cue_words for w in words)
+
     def tagged_spans(self, text: str) -> list[tuple[int, int, str]]:
         """Tagger spans, less those that are only an assertion cue ("s/p", "history"): a cue
         inside a mention would be pruned by ConText and lose its meaning."""
         if self.tagger is None:
             return []
-        if self._cues is None:
-            self._cues = self.annotator.cue_phrases()
         out = []
         for start, end, label in self.tagger.predict(text):
             words = normalize_phrase(text[start:end])
-            if sum(c.isalnum() for c in text[start:end]) >= 2 and " ".join(words) not in self._cues:
+            if self._cue_only(text[start:end]):
+                continue
+            if sum(c.isalnum() for c in text[start:end]) >= 2 and " ".join(words) not in (
+                self._cues or ()
+            ):
                 out.append((start, end, label))
         return out
 
@@ -473,7 +504,9 @@ class Coder:
             return (System.ICD10CM, family) if family else None
         if assertion == "historical":
             if system is not System.ICD10CM:
-                return None  # a past procedure is not performed in this encounter
+                # a past procedure is not performed in this encounter; its status may be coded
+                status = procedure_status_code(system.value, code)
+                return (System.ICD10CM, status) if status else None
             history = personal_history_code(code)
             return (System.ICD10CM, history) if history else target
         return target
@@ -539,8 +572,11 @@ class Coder:
             }
         return [c for c in self._categories.get((system, code[:3]), []) if c != code]
 
-    def _suggest(self, analysis: NoteAnalysis, text: str) -> list[Suggestion]:
+    def _suggest(
+        self, analysis: NoteAnalysis, text: str, setting: Setting = "inpatient"
+    ) -> list[Suggestion]:
         suggestions = []
+        note = NoteStatements(text) if len(text) < SHORT_NOTE_CHARS else None
         for system, (candidates, records, rows) in self._by_system(analysis).items():
             if self.ranker is not None and system in self.ranker.systems():
                 codes = [c.code for c in candidates]
@@ -553,7 +589,12 @@ class Coder:
                 record = records.get(candidate.code)
                 if record is None:
                     continue
+                confidence = short_note_floor(
+                    text, candidate, record, confidence, self.stated_confidence, note
+                )
                 spans = sorted({(s.start, s.end) for s in candidate.supports})
+                shown = confidence >= threshold
+                assertion = _summary(candidate.assertions)
                 suggestions.append(
                     Suggestion(
                         system=system,
@@ -561,10 +602,13 @@ class Coder:
                         description=record.title,
                         confidence=confidence,
                         evidence=tuple(Evidence(s, e, text[s:e]) for s, e in spans),
-                        assertion=_summary(candidate.assertions),
+                        assertion=assertion,
                         demo=record.demo,
                         needs_specificity=not record.billable,
-                        shown=confidence >= threshold,
+                        shown=shown,
+                        rationale=why_shown(confidence, threshold, assertion, setting)
+                        if shown
+                        else (),
                     )
                 )
         order = {s: i for i, s in enumerate(System)}

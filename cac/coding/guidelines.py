@@ -4,6 +4,9 @@
 * A condition of a family member is coded as the matching Z80-Z84 family-history code.
 * A resolved past condition is coded as a Z85-Z87 personal-history code (rules in
   ``data/personal_history.tsv``); a chronic condition "with a history of" keeps its own code.
+* A procedure the note places in the past is not coded as performed; the status it left is
+  (Z95.1 after "s/p CABG", Z90.49 after a cholecystectomy; ``data/procedure_status.tsv``,
+  Guidelines I.C.21.c.3).
 * An uncertain diagnosis ("probable", "suspected", "rule out") is coded as if established in the
   inpatient setting and not coded in the outpatient setting (Guidelines II.H, III.C, IV.H).
 
@@ -79,3 +82,48 @@ def family_history_code(code: str) -> str | None:
 def personal_history_code(code: str) -> str | None:
     """The history code for a resolved past ``code``, or None if it stays an active condition."""
     return _first_match(history_rules(), code)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRule:
+    """Procedure codes of ``system`` in ``[first, last]`` (by prefix) leave status ``code``."""
+
+    system: str
+    first: str
+    last: str
+    code: str
+    what: str
+
+
+_SYSTEMS = ("icd10pcs", "cpt", "hcpcs")
+
+
+@cache
+def status_rules() -> tuple[StatusRule, ...]:
+    name = "procedure_status.tsv"
+    text = (resources.files("cac.coding") / "data" / name).read_text(encoding="utf-8")
+    rules = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) != 5:
+            raise SourceError(f"{name}, line {number}: expected 5 tab-separated fields")
+        system, first, last, code, what = fields
+        if system not in _SYSTEMS or not _CODE.match(code) or not first or first > last:
+            raise SourceError(f"{name}, line {number}: bad system, code range or code")
+        rules.append(StatusRule(system, first.upper(), last.upper(), code.replace(".", ""), what))
+    return tuple(rules)
+
+
+def procedure_status_code(system: str, code: str) -> str | None:
+    """The status code a past procedure coded ``code`` in ``system`` leaves, or None."""
+    code = code.upper()
+    for rule in status_rules():
+        if (
+            rule.system == system
+            and rule.first <= code[: len(rule.first)]
+            and (code[: len(rule.last)] <= rule.last)
+        ):
+            return rule.code
+    return None

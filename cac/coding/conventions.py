@@ -1,0 +1,475 @@
+"""The conventions stage: a note's ranked, cut suggestions in; the list a certified coder would
+sign out, with the rule behind every shown code and every code kept back.
+
+Rules, in the order they run (each cites its ICD-10-CM Official Guidelines section):
+
+1. ``billable`` (I.B.2; ICD-10-PCS A.1): only billable, active codes are shown; a node that
+   is not is offered as ``needs_specificity`` with its billable codes as ``alternatives``;
+2. ``specificity.stated_axes`` (I.A.9.b, I.B.2, :mod:`cac.coding.specificity`): the most
+   specific code of a shown code's category that the note states;
+3. ``combination.*`` (I.A.15, I.B.9, I.C.4.a, I.C.9.a, I.C.10.a,
+   :mod:`cac.coding.combinations`): combination codes and the "with" presumption;
+4. ``integral.*`` (I.B.4-I.B.5, :mod:`cac.coding.integral`): signs and symptoms routinely part
+   of a shown diagnosis;
+5. ``specificity.unspecified_beside_specific`` (I.A.9.b): an unspecified code beside a more
+   specific one of its category;
+6. ``axis.*`` (:mod:`cac.coding.axes`): one code per exclusive axis;
+7. ``excludes1`` (I.A.12.a, :mod:`cac.coding.excludes`): never both codes of an Excludes1 pair;
+   the better-supported one stays;
+8. ``sequencing.code_first`` (I.A.13): the shown list puts a "code first" condition before the
+   code whose note asks for it (E11.22 before N18.30, I13.0 before I50.22).
+
+A rule never deletes: a code it keeps back stays in the list, unshown, with ``suppressed_by``
+naming the rule, the section and the displacing code, so a coder restores it with one decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from cac.codesets.records import CodeRecord, System, normalize_code
+from cac.coding import axes, combinations, excludes, integral, specificity
+from cac.coding.notes import TabularNotes
+from cac.coding.records import Evidence, RuleCitation, Suggestion, Suppression
+from cac.coding.rules import any_match
+from cac.coding.statements import NoteStatements, record_requirements
+from cac.errors import SourceError
+from cac.kb.store import KnowledgeBase
+
+BILLABLE_RULE = "billable"
+BILLABLE_SECTION = {System.ICD10PCS: "PCS.A.1"}
+DEFAULT_BILLABLE_SECTION = "I.B.2"
+SEQUENCING_RULE = "sequencing.code_first"
+SEQUENCING_SECTION = "I.A.13"
+ALTERNATIVES = 20
+# Rules whose codes a coder would keep over a plain ranked code of the same axis.
+_MADE = ("specificity.", "combination.")
+
+
+@dataclass
+class _Entry:
+    """One suggestion while the rules run (mutable here, frozen again on the way out)."""
+
+    suggestion: Suggestion
+    record: CodeRecord
+    shown: bool
+    confidence: float
+    evidence: tuple[Evidence, ...]
+    rationale: list[RuleCitation] = field(default_factory=list)
+    suppressed: Suppression | None = None
+    alternatives: tuple[str, ...] = ()
+    needs_specificity: bool = False
+    stated: bool = False  # the note states its title (or an inclusion term) in one sentence
+    weight: int = 0  # how many title words it states (more: more specific)
+
+    @property
+    def code(self) -> str:
+        return self.record.code
+
+    @property
+    def made(self) -> bool:
+        return any(r.rule.startswith(_MADE) for r in self.rationale)
+
+    def freeze(self) -> Suggestion:
+        return replace(
+            self.suggestion,
+            code=self.record.display,
+            description=self.record.title,
+            confidence=self.confidence,
+            evidence=self.evidence,
+            shown=self.shown,
+            rationale=tuple(self.rationale) if self.shown else (),
+            suppressed_by=self.suppressed,
+            alternatives=self.alternatives,
+            needs_specificity=self.needs_specificity,
+        )
+
+
+class Conventions:
+    """Loads the rule tables once (failing loudly on a bad row) and applies them per note."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.notes = TabularNotes(kb)
+        self.excludes = excludes.Excludes1(self.notes)
+        self.specificity = specificity.Specificity(kb)
+        self.combinations = combinations.combinations()
+        self.integral = integral.integral_rules()
+        self.axes = axes.axes()
+        if System.ICD10CM in kb.systems:
+            self._check_targets()
+
+    def _check_targets(self) -> None:
+        """Every fixed combination code must be a billable code of this knowledge base."""
+        for rule in self.combinations:
+            if "{" in rule.code:
+                continue
+            record = self.kb.get(System.ICD10CM, rule.code)
+            if record is None or not record.billable or not record.active:
+                raise SourceError(
+                    f"combinations.tsv, rule {rule.id}: {rule.code} is not a billable code "
+                    "of this knowledge base"
+                )
+
+    def apply(self, suggestions: list[Suggestion], text: str) -> list[Suggestion]:
+        """The rules over one note's suggestions (ranked, with ``shown`` set by the cut)."""
+        slate = _Slate([e for s in suggestions if (e := self._entry(s)) is not None])
+        note = NoteStatements(text)
+        self._billable(slate)
+        cm = [e for e in slate.shown() if e.record.system is System.ICD10CM]
+        if cm:
+            self._specificity(slate, note)
+            for e in slate.shown(System.ICD10CM):
+                found = note.states(record_requirements(e.record))
+                e.stated = e.stated or found is not None
+                e.weight = max(e.weight, found[0] if found else 0)
+            self._unsupported(slate, note)
+            self._axes(slate)  # the stated stage before "with" picks I12.0 or I12.9
+            self._combinations(slate, note)
+            self._integral(slate)
+            self._unspecified(slate)
+            self._axes(slate)
+            self._excludes(slate)
+        return slate.ordered(self._sequence)
+
+    def _entry(self, s: Suggestion) -> _Entry | None:
+        record = self.kb.get(s.system, s.code)
+        if record is None:
+            return None
+        return _Entry(
+            s,
+            record,
+            s.shown,
+            s.confidence,
+            s.evidence,
+            list(s.rationale),
+            s.suppressed_by,
+            s.alternatives,
+            s.needs_specificity,
+        )
+
+    # 1. billable and active
+    def _billable(self, slate: _Slate) -> None:
+        for e in slate.entries:
+            if e.record.billable and e.record.active:
+                continue
+            e.needs_specificity = True
+            if not e.alternatives:
+                below = self.kb.billable_descendants(e.record.system, e.code, ALTERNATIVES)
+                e.alternatives = tuple(r.display for r in below)
+            if e.shown:
+                section = BILLABLE_SECTION.get(e.record.system, DEFAULT_BILLABLE_SECTION)
+                what = "not active" if not e.record.active else "not billable"
+                slate.suppress(
+                    e,
+                    Suppression(
+                        BILLABLE_RULE,
+                        section,
+                        None,
+                        f"{e.record.display} is {what}; choose a code below it",
+                    ),
+                )
+
+    # 2. specificity from the code set
+    def _specificity(self, slate: _Slate, note: NoteStatements) -> None:
+        categories = sorted(
+            {
+                e.code[:3]
+                for e in slate.entries
+                if e.record.system is System.ICD10CM and e.evidence and e.code[:1] != "Z"
+            }
+        )
+        for e in slate.shown(System.ICD10CM):
+            found = self.specificity.refine(e.record, note, categories)
+            if found is None:
+                continue
+            record, (start, end) = found
+            rule = RuleCitation(
+                specificity.REFINE_RULE,
+                specificity.SECTION,
+                f"the note states the axes of {record.display}, "
+                f"more specific than {e.record.display}",
+            )
+            evidence = (Evidence(start, end, note.text[start:end]),)
+            kept = slate.show(record, e, e.confidence, evidence, rule)
+            kept.stated = True
+            kept.weight = max(kept.weight, len(record_requirements(record)[0].need))
+            if record.code[:3] != e.code[:3] and self._paired(kept, e):
+                # another category's code that asks for this one too (I11.0 with I50.9)
+                e.rationale.append(
+                    RuleCitation(
+                        "pairing.use_additional",
+                        SEQUENCING_SECTION,
+                        f"kept beside {record.display}: a code-first / use-additional pair",
+                    )
+                )
+                continue
+            slate.suppress(
+                e,
+                Suppression(rule.rule, rule.section, kept.record.display, rule.detail),
+            )
+
+    # 3. combination codes and the "with" presumption
+    def _combinations(self, slate: _Slate, note: NoteStatements) -> None:
+        for rule in self.combinations:
+            shown = slate.shown(System.ICD10CM)
+            codes = [e.code for e in shown]
+            filled = combinations.fill(rule, codes, note.mentions)
+            if filled is None:
+                continue
+            target = rule.target(filled[0])
+            record = self.kb.get(System.ICD10CM, target)
+            if record is None or not record.billable or not record.active:
+                continue
+            parts = [slate.get(System.ICD10CM, c) for c in filled]
+            components = [p for p in parts if p is not None]
+            if not components or any(p.code == target for p in components):
+                continue
+            citation = RuleCitation(f"combination.{rule.id}", rule.section, rule.detail)
+            confidence = min(p.confidence for p in components)
+            evidence = tuple(
+                Evidence(v.start, v.end, v.text, "combination")
+                for p in components
+                for v in p.evidence
+            )
+            made = slate.show(record, components[0], confidence, evidence, citation)
+            for p in components:
+                if any_match(rule.displaces, p.code) and p is not made:
+                    slate.suppress(
+                        p,
+                        Suppression(citation.rule, rule.section, made.record.display, rule.detail),
+                    )
+                elif p.shown:
+                    p.rationale.append(
+                        RuleCitation(
+                            citation.rule,
+                            rule.section,
+                            f"kept beside {made.record.display} (use additional code)",
+                        )
+                    )
+
+    # 4. integral signs and symptoms
+    def _integral(self, slate: _Slate) -> None:
+        shown = slate.shown(System.ICD10CM)
+        codes = [e.code for e in shown]
+        for e in shown:
+            found = integral.explained_by(e.code, [c for c in codes if c != e.code])
+            if found is None:
+                continue
+            rule, diagnosis = found
+            by = slate.get(System.ICD10CM, diagnosis)
+            slate.suppress(
+                e,
+                Suppression(
+                    f"integral.{rule.id}",
+                    rule.section,
+                    by.record.display if by else None,
+                    rule.detail,
+                ),
+            )
+            codes.remove(e.code)
+
+    # 5. unspecified beside specific
+    def _unspecified(self, slate: _Slate) -> None:
+        shown = slate.shown(System.ICD10CM)
+        for unspecified, specific in specificity.unspecified_beside_specific(
+            [e.record for e in shown]
+        ):
+            e = slate.get(System.ICD10CM, unspecified.code)
+            if e is not None and e.shown:
+                slate.suppress(
+                    e,
+                    Suppression(
+                        specificity.UNSPECIFIED_RULE,
+                        "I.A.9.b",
+                        specific.display,
+                        f"{specific.display} says more than {unspecified.display}",
+                    ),
+                )
+
+    # 6. one code per exclusive axis
+    def _axes(self, slate: _Slate) -> None:
+        for axis in self.axes:
+            shown = sorted(slate.shown(System.ICD10CM), key=_preference)
+            kept: list[_Entry] = []
+            for e in shown:
+                rival = next((k for k in kept if axis.conflict(k.code, e.code)), None)
+                if rival is None:
+                    if axis.key(e.code) is not None:
+                        kept.append(e)
+                    continue
+                slate.suppress(
+                    e,
+                    Suppression(
+                        f"axis.{axis.id}",
+                        axis.section,
+                        rival.record.display,
+                        f"{axis.detail}: {rival.record.display} is shown",
+                    ),
+                )
+
+    # 7. Excludes1
+    def _excludes(self, slate: _Slate) -> None:
+        shown = sorted(slate.shown(System.ICD10CM), key=_preference)
+        kept: list[_Entry] = []
+        for e in shown:
+            rival = next((k for k in kept if self.excludes.excluded(k.code, e.code)), None)
+            if rival is None:
+                kept.append(e)
+                continue
+            slate.suppress(
+                e,
+                Suppression(
+                    excludes.RULE,
+                    excludes.SECTION,
+                    rival.record.display,
+                    f"an Excludes1 note pairs {e.record.display} with {rival.record.display}, "
+                    "which is better supported",
+                ),
+            )
+
+    # 8. sequencing
+    def _sequence(self, shown: list[_Entry]) -> list[_Entry]:
+        """Shown codes by confidence, then each "code first" condition moved before the code
+        whose note (or whose "use additional code" partner's) asks for it."""
+        order = sorted(shown, key=lambda e: -e.confidence)
+        for _ in range(len(order)):
+            moved = False
+            for i, later in enumerate(order):
+                for j in range(i):
+                    earlier = order[j]
+                    if self._first(later, earlier):
+                        order.insert(j, order.pop(i))
+                        later.rationale.append(
+                            RuleCitation(
+                                SEQUENCING_RULE,
+                                SEQUENCING_SECTION,
+                                f"sequenced before {earlier.record.display}, whose note says "
+                                "code first",
+                            )
+                        )
+                        moved = True
+                        break
+                if moved:
+                    break
+            if not moved:
+                break
+        return order
+
+    def _paired(self, a: _Entry, b: _Entry) -> bool:
+        """Whether the tabular notes pair ``a`` and ``b`` (code first / use additional)."""
+        return self._first(a, b) or self._first(b, a)
+
+    # a combination code the note gives no ground for
+    def _unsupported(self, slate: _Slate, note: NoteStatements) -> None:
+        """A shown combination code (a target of ``combinations.tsv``) that the note does not
+        state and whose conditions no candidate supports is kept back (I.B.9: a combination
+        code only when it identifies the conditions documented)."""
+        # codes the cut showed (some since kept back): the note's likely conditions
+        supported = [e.code for e in slate.entries if e.shown or e.suppressed]
+        for e in slate.shown(System.ICD10CM):
+            rules = [r for r in self.combinations if r.makes(e.code)]
+            if not rules or e.made or e.stated:
+                continue
+            if any(combinations.fill(r, supported, note.mentions) is not None for r in rules):
+                continue
+            rule = rules[0]
+            slate.suppress(
+                e,
+                Suppression(
+                    "combination.conditions_missing",
+                    "I.B.9",
+                    None,
+                    f"{e.record.display} combines conditions the note does not state ({rule.id})",
+                ),
+            )
+
+    def _first(self, a: _Entry, b: _Entry) -> bool:
+        """Whether ``a`` is to be sequenced before ``b`` (b says "code first" a, or a says
+        "use additional code" b)."""
+        if a.record.system is not System.ICD10CM or b.record.system is not System.ICD10CM:
+            return False
+        if a.code[:3] == b.code[:3]:
+            return False
+        return any_match(self.notes.references(b.code, "code_first"), a.code) or any_match(
+            self.notes.references(a.code, "use_additional"), b.code
+        )
+
+
+def _preference(e: _Entry) -> tuple[bool, bool, int, bool, float, str]:
+    """Which of two rivals stays: rule-made, then stated by the note (more of its words
+    first), then specific, then better supported."""
+    return (
+        not e.made,
+        not e.stated,
+        -e.weight,
+        specificity.is_unspecified(e.record),
+        -e.confidence,
+        e.code,
+    )
+
+
+class _Slate:
+    """A note's entries by code, with the moves the rules make."""
+
+    def __init__(self, entries: list[_Entry]) -> None:
+        self.entries = entries
+        self._by = {(e.record.system, e.code): e for e in entries}
+
+    def get(self, system: System, code: str) -> _Entry | None:
+        return self._by.get((system, normalize_code(code)))
+
+    def shown(self, system: System | None = None) -> list[_Entry]:
+        return [
+            e for e in self.entries if e.shown and (system is None or e.record.system is system)
+        ]
+
+    def suppress(self, e: _Entry, why: Suppression) -> None:
+        e.shown = False
+        e.suppressed = why
+
+    def show(
+        self,
+        record: CodeRecord,
+        source: _Entry,
+        confidence: float,
+        evidence: tuple[Evidence, ...],
+        why: RuleCitation,
+    ) -> _Entry:
+        """Show ``record`` (a candidate already, or new), made by rule ``why`` from ``source``."""
+        e = self.get(record.system, record.code)
+        if e is None:
+            e = _Entry(
+                replace(source.suggestion, shown=True, rationale=(), suppressed_by=None),
+                record,
+                True,
+                confidence,
+                evidence,
+            )
+            self.entries.append(e)
+            self._by[(record.system, record.code)] = e
+        else:
+            e.confidence = max(e.confidence, confidence)
+            e.evidence = tuple(dict.fromkeys(evidence + e.evidence))
+        e.shown = True
+        e.suppressed = None
+        e.alternatives = ()
+        e.needs_specificity = False
+        if all(r.rule != why.rule for r in e.rationale):
+            e.rationale.append(why)
+        return e
+
+    def ordered(self, sequence: object) -> list[Suggestion]:
+        """Per system: the shown codes in sequence, then the rest by confidence."""
+        order = {s: i for i, s in enumerate(System)}
+        out: list[Suggestion] = []
+        for system in sorted({e.record.system for e in self.entries}, key=order.__getitem__):
+            shown = self.shown(system)
+            if callable(sequence):
+                shown = sequence(shown)
+            rest = sorted(
+                (e for e in self.entries if e.record.system is system and not e.shown),
+                key=lambda e: (-e.confidence, e.code),
+            )
+            out.extend(e.freeze() for e in [*shown, *rest])
+        return out

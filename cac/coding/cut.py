@@ -1,0 +1,107 @@
+"""The shown cut: which of a note's scored candidates a coder sees before the conventions run.
+
+A code is shown when its calibrated confidence reaches its system's threshold (best micro-F1 on
+CodiEsp dev). The ranker was trained on long case reports; a problem list or a one-line
+progress note gives it little to go on and its confidence collapses. In a note shorter than
+``SHORT_NOTE_CHARS``, a code whose title (or an inclusion term) the note states in one
+sentence, through a lexicon or abbreviation mention, gets at least
+``STATED_CONFIDENCE``: how often such a stated code was right on CodiEsp train
+(``python -m training.stated_precision``, written to ``models/stated_precision.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from cac.codesets.records import CodeRecord, System
+from cac.coding.records import RuleCitation
+from cac.coding.statements import NoteStatements, record_requirements
+from cac.errors import CacError
+from cac.ranking.features import CodeCandidate
+
+Setting = Literal["inpatient", "outpatient"]
+
+# Without a ranker: the heuristic confidence is cut here (best F1 on CodiEsp dev).
+SHOW_THRESHOLDS = {System.ICD10CM: 0.30, System.ICD10PCS: 0.25}
+DEFAULT_SHOW_THRESHOLD = 0.30
+SHORT_NOTE_CHARS = 600
+STATED_SOURCES = frozenset({"kb", "train"})
+STATED_FILE = Path(__file__).parent.parent.parent / "models" / "stated_precision.json"
+# Used when models/stated_precision.json is absent (its value on 120 train notes).
+DEFAULT_STATED_CONFIDENCE = 0.64
+
+
+def stated_confidence(path: Path = STATED_FILE) -> float:
+    """The measured precision of a stated title, or the default without the file.
+
+    Raises:
+        CacError: if the file is not the JSON ``training.stated_precision`` writes.
+    """
+    if not path.exists():
+        return DEFAULT_STATED_CONFIDENCE
+    try:
+        value = float(json.loads(path.read_text(encoding="utf-8"))["precision"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CacError(
+            f"{path.name} is not a stated-precision file ({type(exc).__name__})"
+        ) from None
+    if not 0.0 < value <= 1.0:
+        raise CacError(f"{path.name}: precision {value} is not in (0, 1]")
+    return value
+
+
+def short_note_floor(
+    text: str,
+    candidate: CodeCandidate,
+    record: CodeRecord,
+    confidence: float,
+    floor: float,
+    note: NoteStatements | None,
+) -> float:
+    """The confidence of a candidate of a short note: at least ``floor`` when stated."""
+    if note is None or len(text) >= SHORT_NOTE_CHARS or confidence >= floor:
+        return confidence
+    if (
+        not candidate.assertions & {"present", "possible", "family", "historical"}
+        or not record.billable
+    ):
+        return confidence
+    if not any(s.source in STATED_SOURCES for s in candidate.supports):
+        return confidence
+    if note.states(record_requirements(record)) is None:
+        return confidence
+    return floor
+
+
+def why_shown(
+    confidence: float, threshold: float, assertion: str, setting: Setting
+) -> tuple[RuleCitation, ...]:
+    """Why the cut shows a code: the note states it with this confidence (I.A.19), and what
+    its assertion made of it (an uncertain inpatient diagnosis is coded as if established,
+    II.H / III.C; a past or a relative's condition becomes its history code, I.C.21.c.4)."""
+    out = [
+        RuleCitation(
+            "cut.confidence",
+            "I.A.19",
+            f"the note states it: confidence {confidence:.2f} at or above {threshold:.2f}",
+        )
+    ]
+    if assertion == "possible" and setting == "inpatient":
+        out.append(
+            RuleCitation(
+                "assertion.uncertain_inpatient",
+                "II.H; III.C",
+                "an uncertain diagnosis at discharge is coded as if established (inpatient)",
+            )
+        )
+    elif assertion in ("historical", "family"):
+        out.append(
+            RuleCitation(
+                f"assertion.{assertion}",
+                "I.C.21.c.4",
+                "a past or a relative's condition is coded with its history code",
+            )
+        )
+    return tuple(out)
