@@ -41,6 +41,52 @@ def mention_scores(coder: Coder) -> dict[str, dict[str, Any]]:
     return out
 
 
+COHERENCE_CHECKS = (
+    ("excludes1_pair", "an Excludes1 pair"),
+    ("unspecified_beside_specific", "an unspecified code beside a specific one of its category"),
+    ("non_billable", "a code that is not billable (ICD-10-PCS: not a full 7-character code)"),
+    ("exclusive_axis", "two codes of one exclusive axis"),
+)
+
+
+def coherence_lines(report: dict[str, Any]) -> list[str]:
+    """The conventions on (the product) against off, and the shown lists' coherence."""
+    off = report["conventions_off"]
+    lines = [
+        "",
+        "### Conventions on (the product) and off",
+        "",
+        "| task | MAP on | MAP off | P / R / F1 shown, on | P / R / F1 shown, off |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for task in ("D", "P"):
+        on, o = report[task], off[task]
+        lines.append(
+            f"| {task} | {on['map']:.3f} | {o['map']:.3f} | "
+            f"{on['precision']:.3f} / {on['recall']:.3f} / {on['f1']:.3f} | "
+            f"{o['precision']:.3f} / {o['recall']:.3f} / {o['f1']:.3f} |"
+        )
+    lines += [
+        "",
+        "Share of notes whose shown list holds (from the knowledge base alone, never gold):",
+        "",
+        "| system | check | conventions on | conventions off |",
+        "| --- | --- | --- | --- |",
+    ]
+    coherence = report["coherence"]
+    for system, checks in coherence["conventions_off"].items():
+        for check, what in COHERENCE_CHECKS:
+            if check not in checks:
+                continue
+            a = coherence["conventions_on"][system][check]
+            b = checks[check]
+            lines.append(
+                f"| {system} | {what} | {a['share']:.1%} ({a['notes']}) | "
+                f"{b['share']:.1%} ({b['notes']}) |"
+            )
+    return lines
+
+
 def main() -> None:
     REPORTS.mkdir(parents=True, exist_ok=True)
     coder = Coder.load()
@@ -89,6 +135,7 @@ def main() -> None:
             + " | ".join(f"{v:.3f}" for v in cells)
             + f" | {m['ece_shown']:.3f} ({low:.3f}-{high:.3f}) |"
         )
+    lines += coherence_lines(report)
     lines += [
         "",
         "MAP over each document's full ranked list, codes mapped to CodiEsp conventions by",

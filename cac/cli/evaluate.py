@@ -33,12 +33,20 @@ def codiesp(
     if as_json:
         typer.echo(json.dumps(report))
         return
-    for task in ("D", "P"):
-        m = report[task]
-        console.print(
-            f"{task}: MAP {m['map']:.3f}  P {m['precision']:.3f}  R {m['recall']:.3f}  "
-            f"F1 {m['f1']:.3f}"
-        )
+    for label, scores in (
+        ("conventions on", report),
+        ("conventions off", report["conventions_off"]),
+    ):
+        for task in ("D", "P"):
+            m = scores[task]
+            console.print(
+                f"{task} ({label}): MAP {m['map']:.3f}  P {m['precision']:.3f}  "
+                f"R {m['recall']:.3f}  F1 {m['f1']:.3f}"
+            )
+    for state, systems in report["coherence"].items():
+        for system, checks in systems.items():
+            cells = "  ".join(f"{c} {v['share']:.1%}" for c, v in checks.items())
+            console.print(f"shown lists, {state.replace('_', ' ')}, {system}: {cells}")
     console.print(f"{report['docs']} docs, {report['seconds_per_doc']:.3f} s/doc")
 
 

@@ -19,6 +19,9 @@ Rules, in the order they run (each cites its ICD-10-CM Official Guidelines secti
 8. ``sequencing.code_first`` (I.A.13): the shown list puts a "code first" condition before the
    code whose note asks for it (E11.22 before N18.30, I13.0 before I50.22).
 
+The list stays ranked by confidence, alternatives included (a code kept back keeps its place
+and its calibrated confidence); the shown codes fill the shown places in sequence order.
+
 A rule never deletes: a code it keeps back stays in the list, unshown, with ``suppressed_by``
 naming the rule, the section and the displacing code, so a coder restores it with one decision.
 """
@@ -460,16 +463,18 @@ class _Slate:
         return e
 
     def ordered(self, sequence: object) -> list[Suggestion]:
-        """Per system: the shown codes in sequence, then the rest by confidence."""
+        """Per system: every code by confidence (the ranked list, alternatives included),
+        the shown codes taking the shown places in sequence order (code first)."""
         order = {s: i for i, s in enumerate(System)}
         out: list[Suggestion] = []
         for system in sorted({e.record.system for e in self.entries}, key=order.__getitem__):
-            shown = self.shown(system)
+            ranked = sorted(
+                (e for e in self.entries if e.record.system is system),
+                key=lambda e: (-e.confidence, not e.shown, e.code),
+            )
+            shown = [e for e in ranked if e.shown]
             if callable(sequence):
                 shown = sequence(shown)
-            rest = sorted(
-                (e for e in self.entries if e.record.system is system and not e.shown),
-                key=lambda e: (-e.confidence, e.code),
-            )
-            out.extend(e.freeze() for e in [*shown, *rest])
+            queue = iter(shown)
+            out.extend((next(queue) if e.shown else e).freeze() for e in ranked)
         return out

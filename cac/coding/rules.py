@@ -90,14 +90,17 @@ def check_section(section: str) -> str:
     return "; ".join(p.strip() for p in section.split(";"))
 
 
-def rows(name: str, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+def rows(
+    name: str, columns: tuple[str, ...], text: str | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
     """The rows of ``cac/coding/data/<name>`` as (line number, column -> value); comment and
-    blank lines skipped; optional trailing columns may be left empty.
+    blank lines skipped; ``text``, when given, is read instead of the packaged file.
 
     Raises:
         SourceError: naming the file and line of a row with the wrong number of fields.
     """
-    text = (resources.files("cac.coding") / "data" / name).read_text(encoding="utf-8")
+    if text is None:
+        text = (resources.files("cac.coding") / "data" / name).read_text(encoding="utf-8")
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
@@ -111,7 +114,10 @@ def rows(name: str, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, s
 
 
 def load_table(
-    name: str, columns: tuple[str, ...], build: Callable[[dict[str, str]], T]
+    name: str,
+    columns: tuple[str, ...],
+    build: Callable[[dict[str, str]], T],
+    text: str | None = None,
 ) -> tuple[T, ...]:
     """Each row of a data file built into a rule record; ids must be unique.
 
@@ -121,7 +127,7 @@ def load_table(
     """
     out: list[T] = []
     seen: set[str] = set()
-    for number, row in rows(name, columns):
+    for number, row in rows(name, columns, text):
         try:
             if "id" in row:
                 if not re.match(r"^[a-z0-9_]+$", row["id"]):

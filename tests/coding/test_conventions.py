@@ -1,0 +1,137 @@
+"""The conventions stage alone: cut suggestions in, the list a coder would sign out (real
+knowledge base, hand-made suggestions, so each rule is seen without the ranker)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from cac.codesets.records import System
+from cac.coding.conventions import Conventions
+from cac.coding.cut import why_shown
+from cac.coding.records import Evidence, Suggestion
+from cac.kb.store import KnowledgeBase
+
+pytestmark = pytest.mark.kb
+
+
+@pytest.fixture(scope="module")
+def stage(real_kb: KnowledgeBase) -> Iterator[Conventions]:
+    yield Conventions(real_kb)
+
+
+def cut(kb: KnowledgeBase, text: str, *codes: str, shown: bool = True) -> list[Suggestion]:
+    out = []
+    for i, code in enumerate(codes):
+        record = kb.lookup(System.ICD10CM, code)
+        out.append(
+            Suggestion(
+                System.ICD10CM,
+                record.display,
+                record.title,
+                0.9 - i * 0.05,
+                (Evidence(0, min(len(text), 5), text[: min(len(text), 5)]),),
+                "present",
+                False,
+                not record.billable,
+                shown,
+                why_shown(0.9 - i * 0.05, 0.3, "present", "inpatient") if shown else (),
+            )
+        )
+    return out
+
+
+def by_code(suggestions: list[Suggestion]) -> dict[str, Suggestion]:
+    return {s.code: s for s in suggestions}
+
+
+def shown(suggestions: list[Suggestion]) -> list[str]:
+    return [s.code for s in suggestions if s.shown]
+
+
+def test_diabetes_with_ckd_is_the_combination_code_sequenced_first(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    text = "Type 2 diabetes. CKD stage 3a."
+    out = stage.apply(cut(real_kb, text, "N18.31", "E11.9"), text)
+    assert shown(out) == ["E11.22", "N18.31"]
+    e119 = by_code(out)["E11.9"]
+    assert not e119.shown and e119.suppressed_by is not None
+    assert e119.suppressed_by.rule == "combination.diabetes_ckd"
+    assert e119.suppressed_by.code == "E11.22"
+    rules = {r.rule for r in by_code(out)["E11.22"].rationale}
+    assert {"combination.diabetes_ckd", "sequencing.code_first"} <= rules
+    assert all(e.kind == "combination" for e in by_code(out)["E11.22"].evidence)
+
+
+def test_hypertension_with_heart_failure_and_ckd(stage: Conventions, real_kb: KnowledgeBase) -> None:
+    text = "HTN. Chronic diastolic heart failure. CKD stage 4."
+    out = stage.apply(cut(real_kb, text, "I10", "I50.32", "N18.4"), text)
+    assert set(shown(out)) == {"I13.0", "I50.32", "N18.4"}
+    assert shown(out)[0] == "I13.0"
+    assert by_code(out)["I10"].suppressed_by.section == "I.C.9.a.3"  # type: ignore[union-attr]
+
+
+def test_specific_code_stated_by_the_note_replaces_the_unspecified(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    text = "Known chronic systolic heart failure."
+    out = stage.apply(cut(real_kb, text, "I50.9"), text)
+    assert shown(out) == ["I50.22"]
+    assert by_code(out)["I50.9"].suppressed_by.rule == "specificity.stated_axes"  # type: ignore[union-attr]
+    evidence = by_code(out)["I50.22"].evidence
+    assert [e.text for e in evidence] == ["chronic systolic heart failure"]
+
+
+def test_unspecified_stays_when_the_note_says_no_more(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    text = "Heart failure."
+    assert shown(stage.apply(cut(real_kb, text, "I50.9"), text)) == ["I50.9"]
+
+
+def test_integral_symptoms_go_and_others_stay(stage: Conventions, real_kb: KnowledgeBase) -> None:
+    text = "Pneumonia with cough and fever. Also a rash."
+    out = stage.apply(cut(real_kb, text, "J18.9", "R05.9", "R50.9", "R21"), text)
+    assert shown(out) == ["J18.9", "R21"]
+    assert by_code(out)["R05.9"].suppressed_by.rule == "integral.cough_respiratory"  # type: ignore[union-attr]
+
+
+def test_one_ckd_stage_the_stated_one(stage: Conventions, real_kb: KnowledgeBase) -> None:
+    text = "Chronic kidney disease stage 4."
+    out = stage.apply(cut(real_kb, text, "N18.5", "N18.4", "N18.9"), text)
+    assert shown(out) == ["N18.4"]
+    assert by_code(out)["N18.5"].suppressed_by.rule == "axis.ckd_stage"  # type: ignore[union-attr]
+
+
+def test_excludes1_pair_keeps_the_better_supported(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    # E11 (type 2) and E10 (type 1): E10's Excludes1 names E11
+    text = "Diabetes."
+    out = stage.apply(cut(real_kb, text, "E11.65", "E10.65"), text)
+    assert shown(out) == ["E11.65"]
+    assert by_code(out)["E10.65"].suppressed_by is not None
+
+
+def test_a_non_billable_node_is_never_shown_and_lists_its_codes(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    text = "Low back pain."
+    out = stage.apply(cut(real_kb, text, "M54.5"), text)
+    m545 = by_code(out)["M54.5"]
+    assert not m545.shown and m545.needs_specificity
+    assert m545.suppressed_by is not None and m545.suppressed_by.rule == "billable"
+    assert "M54.50" in m545.alternatives
+
+
+def test_nothing_is_lost(stage: Conventions, real_kb: KnowledgeBase) -> None:
+    text = "Pneumonia with cough and fever. HTN. CKD stage 3a. Type 2 diabetes."
+    given = cut(real_kb, text, "J18.9", "R05.9", "R50.9", "I10", "N18.31", "E11.9")
+    out = stage.apply(given, text)
+    assert {s.code for s in given} <= {s.code for s in out}
+    for s in out:
+        assert s.shown == (s.suppressed_by is None) or not s.shown
+        if s.shown:
+            assert s.rationale, s.code

@@ -1,0 +1,48 @@
+"""The title matcher: which code titles a note states."""
+
+from __future__ import annotations
+
+from cac.coding.statements import NoteStatements, requirement
+
+
+def states(text: str, title: str) -> bool:
+    return NoteStatements(text).states([requirement(title)]) is not None
+
+
+def test_word_order_and_nonessential_modifiers() -> None:
+    title = "Chronic obstructive pulmonary disease with (acute) exacerbation"
+    assert states("Admitted with acute exacerbation of COPD.", title)
+    assert states("COPD exacerbation", title)
+    assert not states("COPD, stable.", title)
+
+
+def test_without_clauses_forbid_what_they_name() -> None:
+    title = "Calculus of gallbladder without cholecystitis without obstruction"
+    assert states("Cholelithiasis.", title)
+    assert not states("Cholelithiasis with chronic cholecystitis.", title)
+
+
+def test_numbers_must_follow_their_word() -> None:
+    stage2 = "Chronic kidney disease, stage 2 (mild)"
+    assert not states("Type 2 diabetes with chronic kidney disease stage 3", stage2)
+    assert states("CKD stage 2", stage2)
+    assert states("CKD stage III", "Chronic kidney disease, stage 3 unspecified")
+
+
+def test_negated_words_do_not_state() -> None:
+    title = "Chronic obstructive pulmonary disease with (acute) exacerbation"
+    assert not states("COPD without exacerbation.", title)
+    assert not states("COPD. No exacerbation.", "Exacerbation of something")
+
+
+def test_words_must_share_a_sentence() -> None:
+    title = "Hypertensive heart disease with heart failure"
+    assert not states("Hypertensive heart disease.\nFather had heart failure.", title)
+
+
+def test_evidence_span_covers_the_stating_words() -> None:
+    text = "Known chronic systolic heart failure."
+    weight, start, end = NoteStatements(text).states(
+        [requirement("Chronic systolic (congestive) heart failure")]
+    ) or (0, 0, 0)
+    assert weight == 4 and text[start:end] == "chronic systolic heart failure"
