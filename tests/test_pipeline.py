@@ -151,10 +151,14 @@ class _ByHeuristicRanker:
 
 def test_a_ranker_sets_confidence_and_the_shown_cut(coder: Coder) -> None:
     ranker = _ByHeuristicRanker()
+    # the ranker's confidence alone: no conventions, no short-note floor
     ranked = Coder(coder.kb, coder.lexicon, coder.annotator, coder.tagger, coder.priors)
     ranked.ranker = ranker  # type: ignore[assignment]
     text = "Type 2 diabetes mellitus without complications. Laparoscopic cholecystectomy."
     plain = Coder(coder.kb, coder.lexicon, coder.annotator, coder.tagger, coder.priors)
+    for c in (ranked, plain):
+        c.conventions = None
+        c.stated_confidence = 0.0
     baseline = {s.code: s.confidence for s in plain.code(text).suggestions}
     result = ranked.code(text)
     assert ranker.calls == 1  # ICD-10-CM only; other systems keep the heuristic
@@ -199,3 +203,39 @@ def test_the_lexicon_is_named_by_what_it_holds(coder: Coder) -> None:
     assert other.model_info["lexicon"] == "f" * 12  # same train data, other phrases: other name
     older = Lexicon(coder.lexicon.phrases, {"train_hash": "a" * 64})
     assert Coder(coder.kb, older, coder.annotator, tagger=None).model_info["lexicon"] == "a" * 12
+
+
+def test_a_one_line_progress_note_gets_its_stated_conditions(coder: Coder) -> None:
+    # regression: this note showed nothing (the ranker's confidence collapsed on a short note)
+    text = "Pt with CHF and HTN, s/p CABG 2019, presents c/o SOB on exertion."
+    result = coder.code(text)
+    shown = {s.code for s in result.suggestions if s.shown}
+    assert {"I11.0", "I50.9", "Z95.1"} <= shown
+    assert "R06.02" not in shown  # dyspnea is integral to heart failure (I.B.5)
+    sob = next(s for s in result.suggestions if s.code == "R06.02")
+    assert sob.suppressed_by is not None and sob.suppressed_by.section == "I.B.5"
+    assert not any(s.system is System.ICD10PCS and s.shown for s in result.suggestions)
+
+
+def test_no_history_of_is_a_negation(coder: Coder) -> None:
+    # regression: the span "No history" hid its cue from ConText and E11.9 was shown
+    result = coder.code("No history of diabetes. Mother had breast cancer.")
+    shown = {s.code for s in result.suggestions if s.shown}
+    assert "Z80.3" in shown
+    assert not any(c.startswith("E1") for c in shown)
+
+
+def test_issue_examples_are_coded_as_a_coder_would(coder: Coder) -> None:
+    cases = {
+        "Admitted with acute exacerbation of COPD.": ({"J44.1"}, {"J44.9"}),
+        "Known chronic systolic heart failure.": ({"I50.22"}, {"I50.9"}),
+        "type 2 diabetes mellitus with diabetic chronic kidney disease stage 3": (
+            {"E11.22", "N18.30"},
+            {"E11.9", "N18.9", "N18.4", "N18.5"},
+        ),
+        "Chronic cholecystitis with cholelithiasis.": ({"K80.10"}, {"K80.20", "K81.1"}),
+    }
+    for text, (must, must_not) in cases.items():
+        shown = {s.code for s in coder.code(text).suggestions if s.shown}
+        assert must <= shown, (text, shown)
+        assert not (must_not & shown), (text, shown)

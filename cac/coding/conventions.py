@@ -313,7 +313,7 @@ class Conventions:
 
     # 7. Excludes1
     def _excludes(self, slate: _Slate) -> None:
-        shown = sorted(slate.shown(System.ICD10CM), key=_preference)
+        shown = sorted(slate.shown(System.ICD10CM), key=_specific_first)
         kept: list[_Entry] = []
         for e in shown:
             rival = next((k for k in kept if self.excludes.excluded(k.code, e.code)), None)
@@ -407,6 +407,21 @@ def _preference(e: _Entry) -> tuple[bool, bool, int, bool, float, str]:
         not e.stated,
         -e.weight,
         specificity.is_unspecified(e.record),
+        -e.confidence,
+        e.code,
+    )
+
+
+def _specific_first(e: _Entry) -> tuple[bool, bool, bool, int, bool, float, str]:
+    """Which of an Excludes1 pair stays: rule-made, then a definitive diagnosis over a
+    chapter 18 symptom (R52 names "low back pain (M54.5-)" as excluded), then the specific,
+    longer code (N18.30 over N19), then stated, then better supported."""
+    return (
+        not e.made,
+        e.code.startswith("R"),
+        specificity.is_unspecified(e.record),
+        -len(e.code),
+        not e.stated,
         -e.confidence,
         e.code,
     )

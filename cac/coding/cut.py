@@ -12,14 +12,19 @@ sentence, through a lexicon or abbreviation mention, gets at least
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cac.codesets.records import CodeRecord, System
-from cac.coding.records import RuleCitation
+from cac.coding.candidates import aggregate, summary
+from cac.coding.records import Evidence, RuleCitation, Suggestion
 from cac.coding.statements import NoteStatements, record_requirements
 from cac.errors import CacError
 from cac.ranking.features import CodeCandidate
+
+if TYPE_CHECKING:
+    from cac.ranking.model import Ranker
 
 Setting = Literal["inpatient", "outpatient"]
 
@@ -105,3 +110,50 @@ def why_shown(
             )
         )
     return tuple(out)
+
+
+def suggest(
+    per_system: Mapping[System, tuple[list[CodeCandidate], dict[str, CodeRecord], Any]],
+    ranker: Ranker | None,
+    text: str,
+    setting: Setting,
+    stated: float,
+) -> list[Suggestion]:
+    """Every candidate as a suggestion with its confidence (the ranker's calibrated
+    probability, else the best weighted support), ``shown`` at or above its system's
+    threshold, ranked per system by confidence."""
+    suggestions = []
+    note = NoteStatements(text) if len(text) < SHORT_NOTE_CHARS else None
+    for system, (candidates, records, rows) in per_system.items():
+        if ranker is not None and system in ranker.systems():
+            codes = [c.code for c in candidates]
+            confidences = [float(p) for p in ranker.confidence(system, rows, codes)]
+            threshold = ranker.thresholds.get(system, DEFAULT_SHOW_THRESHOLD)
+        else:
+            confidences = [min(1.0, aggregate(c.weighted)) for c in candidates]
+            threshold = SHOW_THRESHOLDS.get(system, DEFAULT_SHOW_THRESHOLD)
+        for candidate, confidence in zip(candidates, confidences, strict=True):
+            record = records.get(candidate.code)
+            if record is None:
+                continue
+            confidence = short_note_floor(text, candidate, record, confidence, stated, note)
+            spans = sorted({(s.start, s.end) for s in candidate.supports})
+            shown = confidence >= threshold
+            assertion = summary(candidate.assertions)
+            suggestions.append(
+                Suggestion(
+                    system=system,
+                    code=record.display,
+                    description=record.title,
+                    confidence=confidence,
+                    evidence=tuple(Evidence(s, e, text[s:e]) for s, e in spans),
+                    assertion=assertion,
+                    demo=record.demo,
+                    needs_specificity=not record.billable,
+                    shown=shown,
+                    rationale=why_shown(confidence, threshold, assertion, setting) if shown else (),
+                )
+            )
+    order = {s: i for i, s in enumerate(System)}
+    suggestions.sort(key=lambda s: (order[s.system], -s.confidence, s.code))
+    return suggestions
