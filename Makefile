@@ -76,6 +76,7 @@ demo-feedback: kb
 
 eval: kb
 	$(BIN)/python -m eval.report
+	$(BIN)/python -m eval.guidelines_report
 
 bench: kb
 	$(BIN)/python -m eval.bench_coder

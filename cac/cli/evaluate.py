@@ -83,3 +83,51 @@ def mentions(
             console.print(
                 f"{mode:8} {label:10} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}"
             )
+
+
+@app.command("guidelines")
+@fail_cleanly
+def guidelines(
+    cases: Annotated[
+        Path | None,
+        typer.Option("--cases", help="Cases file (default: eval/guidelines/cases.yaml)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Code the guideline conformance cases and report pass rates and every failed check.
+
+    Exits 0 when cases fail (it is a report); 1 with ``error:`` on a malformed cases file.
+    """
+    from cac.pipeline import Coder
+    from eval.guidelines import DEFAULT_CASES, evaluate, load_cases
+
+    path = cases or DEFAULT_CASES
+    load_cases(path)  # a malformed file fails before the models load
+    report = evaluate(Coder.load(), path)
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    console.print(
+        f"guidelines: {report['passed_cases']}/{report['cases']} cases passed "
+        f"({report['case_pass_rate']:.1%}), {report['passed_checks']}/{report['checks']} checks "
+        f"({report['check_pass_rate']:.1%})",
+        markup=False,
+        highlight=False,
+    )
+    for label, m in report["by_chapter"].items():
+        console.print(
+            f"  {label:28} cases {m['passed_cases']:3}/{m['cases']:<3}  "
+            f"checks {m['passed_checks']:3}/{m['checks']:<3}",
+            markup=False,
+            highlight=False,
+        )
+    if report["failures"]:
+        console.print(f"{len(report['failures'])} failed checks:", markup=False, highlight=False)
+    for f in report["failures"]:
+        what = f"shown {', '.join(f['matched'])}" if f["kind"] == "unexpected" else "not shown"
+        listed = ", ".join(f["shown"]) or "nothing"
+        console.print(
+            f"  {f['id']} [{f['section']}] {f['kind']} {f['code']}: {what} (shown: {listed})",
+            markup=False,
+            highlight=False,
+        )
