@@ -73,6 +73,14 @@ def get_suggestion(session: Session, suggestion_id: int, *, lock: bool = False) 
     return found
 
 
+def restored_rule(suggestion: Suggestion, action: str) -> str | None:
+    """The convention rule a decision overrides, or None: accepting a suggestion that the
+    conventions stage kept out of the shown list (``suppressed_by``) restores it."""
+    if action == Action.ACCEPT and suggestion.suppressed_by:
+        return str(suggestion.suppressed_by["rule"])
+    return None
+
+
 def latest(session: Session, suggestion_id: int) -> Decision | None:
     """The active decision of a suggestion: the one with the highest sequence."""
     return session.scalar(
@@ -134,6 +142,9 @@ def decide(
         details["replacement"] = {"system": decision.system, "code": decision.code}
     if decision.reason is not None:
         details["reason"] = decision.reason
+    rule = restored_rule(suggestion, decision.action)
+    if rule is not None:
+        details["restored_suppressed"] = rule
     if current is not None:
         details["supersedes"] = current.id
     audit.append(

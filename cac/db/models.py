@@ -93,10 +93,19 @@ class Suggestion(Base):
     description: Mapped[str] = mapped_column(Text)
     confidence: Mapped[float | None] = mapped_column(Float, default=None)
     evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[start, end], ...]
+    # Parallel to ``evidence``: each span's kind (mention, abbreviation, combination); a span
+    # without one (stored before migration 0002, or added by a coder) is a mention.
+    evidence_kinds: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
     assertion: Mapped[str | None] = mapped_column(String(16), default=None)
     demo: Mapped[bool] = mapped_column(default=False)
     needs_specificity: Mapped[bool] = mapped_column(default=False)
     shown: Mapped[bool] = mapped_column(default=True)
+    # Why the pipeline shows or keeps back the code (cac.coding.records): [{rule, section,
+    # detail}, ...] for a shown code; {rule, section, code, detail} for one a convention rule
+    # kept out of the shown list; the billable children of a needs_specificity node.
+    rationale: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
+    suppressed_by: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    alternatives: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
     origin: Mapped[str] = mapped_column(String(16))
     model_version: Mapped[str | None] = mapped_column(String(100), default=None)
     status: Mapped[str] = mapped_column(String(16), default="pending")

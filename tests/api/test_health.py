@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from cac.api.app import create_app
 from cac.config import Settings
 from cac.db.engine import Database
+from cac.db.migrate import head_revision
 from cac.errors import KnowledgeBaseError
 from cac.kb.store import KnowledgeBase
 from tests.api.conftest import FakeCoder, create_keys, note_text
@@ -46,7 +47,7 @@ def test_ready_only_once_the_models_are_loaded(
     assert "still loading" in loading.json()["detail"]
     assert early.status_code == 503
     assert ready.status_code == 200
-    assert ready.json()["schema_revision"] == "0001"
+    assert ready.json()["schema_revision"] == head_revision() == "0002"
     assert ready.json()["database"] in ("sqlite", "postgresql")
 
 

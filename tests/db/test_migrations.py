@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from cac.db.engine import Database
 from cac.db.migrate import _config, current_revision, head_revision, upgrade
-from cac.db.models import Base
+from cac.db.models import Base, Suggestion
 
 TABLES = {"api_keys", "notes", "suggestions", "decisions", "audit_events"}
 
@@ -108,3 +108,84 @@ def test_decisions_are_append_only_in_the_database(db: Database, statement: str)
 
     with pytest.raises(DBAPIError, match="append-only"), db.write() as session:
         session.execute(text(statement))
+
+
+def _migrate(db: Database, verb: str, revision: str) -> None:
+    config = _config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        getattr(command, verb)(config, revision)
+
+
+def _suggestion_columns(db: Database) -> set[str]:
+    return {c["name"] for c in inspect(db.engine).get_columns("suggestions")}
+
+
+RATIONALE_COLUMNS = {"rationale", "suppressed_by", "alternatives", "evidence_kinds"}
+
+
+def test_0002_gives_existing_suggestions_empty_rationale_and_downgrades_keeping_them(
+    db: Database,
+) -> None:
+    _migrate(db, "upgrade", "0001")
+    assert not RATIONALE_COLUMNS & _suggestion_columns(db)
+    with db.write() as session:
+        session.execute(
+            text(
+                "INSERT INTO notes (external_id, version, text, text_sha256, setting, source, "
+                "model, created_by, created_at) VALUES ('e', 1, 't', 'h', 'inpatient', 'json', "
+                "'{}', 'k', CURRENT_TIMESTAMP)"
+            )
+        )
+        session.execute(
+            text(
+                "INSERT INTO suggestions (note_id, rank, system, code, description, evidence, "
+                "demo, needs_specificity, shown, origin, status, created_at) VALUES (1, 0, "
+                "'icd10cm', 'I10', 'd', '[[0, 3]]', false, false, true, 'model', 'pending', "
+                "CURRENT_TIMESTAMP)"
+            )
+        )
+
+    _migrate(db, "upgrade", "0002")
+
+    assert current_revision(db) == "0002"
+    assert _suggestion_columns(db) >= RATIONALE_COLUMNS
+    with db.read() as session:
+        stored = session.get_one(Suggestion, 1)
+        assert (stored.rationale, stored.suppressed_by, stored.alternatives) == ([], None, [])
+        assert (stored.evidence, stored.evidence_kinds) == ([[0, 3]], [])
+    with db.write() as session:  # a new row takes the new fields
+        session.add(
+            Suggestion(
+                note_id=1,
+                rank=1,
+                system="icd10cm",
+                code="R50.9",
+                description="d",
+                evidence=[[5, 10]],
+                evidence_kinds=["mention"],
+                shown=False,
+                rationale=[],
+                suppressed_by={"rule": "r", "section": "I.B.5", "code": "J18.9", "detail": ""},
+                alternatives=["R50.81"],
+                origin="model",
+            )
+        )
+    with db.read() as session:
+        assert session.get_one(Suggestion, 2).suppressed_by == {
+            "rule": "r",
+            "section": "I.B.5",
+            "code": "J18.9",
+            "detail": "",
+        }
+
+    _migrate(db, "downgrade", "0001")
+
+    assert current_revision(db) == "0001"
+    assert not RATIONALE_COLUMNS & _suggestion_columns(db)
+    with db.read() as session:
+        codes = session.execute(text("SELECT code FROM suggestions ORDER BY id")).scalars()
+        assert list(codes) == ["I10", "R50.9"]
+    # the constraints of 0001 are still there after the downgrade
+    with pytest.raises(DBAPIError), db.write() as session:
+        session.execute(text("UPDATE suggestions SET origin = 'robot'"))

@@ -21,7 +21,7 @@ class Ready(BaseModel):
                 {
                     "status": "ready",
                     "database": "sqlite",
-                    "schema_revision": "0001",
+                    "schema_revision": "0002",
                     "models": {"kb": "3f9a1c0d2b7e", "pipeline": "lexicon-context/1"},
                 }
             ]
