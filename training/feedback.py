@@ -1,7 +1,8 @@
 """Retrain the ranker on coders' audited decisions: ``python -m training.feedback --export F``.
 
 Inputs: one or more decision exports (``cac export decisions --include-text``, format
-``cac-decisions/1``) and the base training data (CodiEsp train). Output: a new ranker folder,
+``cac-decisions/1`` or ``/2``) and the base training data (CodiEsp train). Output: a new ranker
+folder,
 logged to MLflow with the exports' hash as data lineage and registered as a new ``cac-ranker``
 version under the alias ``challenger`` (``cac models promote`` decides whether it becomes
 ``champion``).

@@ -11,10 +11,13 @@ from cac.api.schemas.decisions import (
     DecisionExport,
     DecisionOut,
     EvidenceOut,
+    RuleCitationOut,
     SuggestionOut,
+    SuppressionOut,
 )
 from cac.api.schemas.notes import FinalCode, NoteDetailOut, NoteOut, NoteVersion
 from cac.db import audit, decisions, notes
+from cac.db.decisions import restored_rule
 from cac.db.models import AuditEvent, Decision, Note, Suggestion
 
 
@@ -39,6 +42,20 @@ def decision_out(d: Decision) -> DecisionOut:
     )
 
 
+def evidence_kind(s: Suggestion, index: int) -> str:
+    """The kind of a stored evidence span; spans stored without one are mentions."""
+    kinds = s.evidence_kinds or []
+    return str(kinds[index]) if index < len(kinds) else "mention"
+
+
+def rationale_out(s: Suggestion) -> list[RuleCitationOut]:
+    return [RuleCitationOut.model_validate(r) for r in s.rationale or []]
+
+
+def suppression_out(s: Suggestion) -> SuppressionOut | None:
+    return SuppressionOut.model_validate(s.suppressed_by) if s.suppressed_by else None
+
+
 def suggestion_out(s: Suggestion, text: str, decision: Decision | None) -> SuggestionOut:
     return SuggestionOut(
         id=s.id,
@@ -47,11 +64,17 @@ def suggestion_out(s: Suggestion, text: str, decision: Decision | None) -> Sugge
         code=s.code,
         description=s.description,
         confidence=s.confidence,
-        evidence=[EvidenceOut(start=a, end=b, text=text[a:b]) for a, b in s.evidence],
+        evidence=[
+            EvidenceOut(start=a, end=b, text=text[a:b], kind=evidence_kind(s, i))
+            for i, (a, b) in enumerate(s.evidence)
+        ],
         assertion=s.assertion,
         demo=s.demo,
         needs_specificity=s.needs_specificity,
         shown=s.shown,
+        rationale=rationale_out(s),
+        suppressed_by=suppression_out(s),
+        alternatives=[str(c) for c in s.alternatives or []],
         origin=s.origin,
         status=s.status,
         model_version=s.model_version,
@@ -130,6 +153,9 @@ def export_row(d: Decision, s: Suggestion, note: Note) -> DecisionExport:
         suggestion_system=s.system,
         suggestion_code=s.code,
         suggestion_origin=s.origin,
+        suggestion_rationale=rationale_out(s),
+        suggestion_suppressed_by=suppression_out(s),
+        restored_suppressed=restored_rule(s, d.action) is not None,
         model_version=s.model_version,
         external_id=note.external_id,
         note_version=note.version,

@@ -69,12 +69,34 @@ def output_paths(output: Path) -> OutputPaths:
     return OutputPaths(output)
 
 
+# Row columns added after the first release, with what a row written before them holds.
+_ADDED_ROW_COLUMNS: dict[str, Any] = {"rationale": [], "suppressed_by": None, "alternatives": []}
+
+
+def _upgrade_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of an OUTPUT written before rationale, suppressed_by, alternatives and evidence kinds
+    (a rerun into it still reads it): empty lists, no suppression, evidence spans as mentions."""
+    for record in records:
+        for name, empty in _ADDED_ROW_COLUMNS.items():
+            if name not in record:
+                record[name] = list(empty) if isinstance(empty, list) else empty
+        for span in record.get("evidence") or []:
+            span.setdefault("kind", "mention")
+    return records
+
+
 def _read(path: Path, schema: pa.Schema, fmt: Format) -> pa.Table:
     try:
         if fmt == "parquet":
-            return pq.read_table(path).select(schema.names).cast(schema)
+            table = pq.read_table(path)
+            if schema is ROW_SCHEMA and "rationale" not in table.column_names:
+                old = table.select([n for n in schema.names if n not in _ADDED_ROW_COLUMNS])
+                return pa.Table.from_pylist(_upgrade_rows(old.to_pylist()), schema=schema)
+            return table.select(schema.names).cast(schema)
         with path.open(encoding="utf-8") as lines:
             records = [json.loads(line) for line in lines if line.strip()]
+        if schema is ROW_SCHEMA:
+            records = _upgrade_rows(records)
         return pa.Table.from_pylist(records, schema=schema)
     except (pa.ArrowException, ValueError, KeyError, TypeError, OSError):
         raise CacError(

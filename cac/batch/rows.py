@@ -23,7 +23,22 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EVIDENCE_TYPE = pa.list_(pa.struct([("start", pa.int32()), ("end", pa.int32())]))
+EVIDENCE_TYPE = pa.list_(
+    pa.struct([("start", pa.int32()), ("end", pa.int32()), ("kind", pa.string())])
+)
+# Why a code is shown (the rules that made or kept it) or kept back (the rule and the shown code
+# that displaced it): cac.coding.records.RuleCitation and Suppression.
+RATIONALE_TYPE = pa.list_(
+    pa.struct([("rule", pa.string()), ("section", pa.string()), ("detail", pa.string())])
+)
+SUPPRESSION_TYPE = pa.struct(
+    [
+        ("rule", pa.string()),
+        ("section", pa.string()),
+        ("code", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
 
 # The output columns, in order (the errors file has ERROR_SCHEMA instead).
 ROW_SCHEMA = pa.schema(
@@ -40,6 +55,9 @@ ROW_SCHEMA = pa.schema(
         ("needs_specificity", pa.bool_()),
         ("shown", pa.bool_()),
         ("demo", pa.bool_()),
+        ("rationale", RATIONALE_TYPE),
+        ("suppressed_by", SUPPRESSION_TYPE),
+        ("alternatives", pa.list_(pa.string())),
         ("model", pa.string()),
     ]
 )
@@ -55,11 +73,14 @@ SPARK_SCHEMA = ", ".join(
         "code string",
         "description string",
         "confidence double",
-        "evidence array<struct<start:int,end:int>>",
+        "evidence array<struct<start:int,end:int,kind:string>>",
         "assertion string",
         "needs_specificity boolean",
         "shown boolean",
         "demo boolean",
+        "rationale array<struct<rule:string,section:string,detail:string>>",
+        "suppressed_by struct<rule:string,section:string,code:string,detail:string>",
+        "alternatives array<string>",
         "model string",
         "error_kind string",
         "error string",
@@ -83,6 +104,8 @@ def _empty(note_id: str | None, setting: str | None) -> dict[str, Any]:
     record["note_id"] = note_id
     record["setting"] = setting
     record["evidence"] = []
+    record["rationale"] = []
+    record["alternatives"] = []
     return record
 
 
@@ -112,11 +135,14 @@ def result_records(note_id: str, setting: str, result: CodingResult) -> list[dic
             "code": s.code,
             "description": s.description,
             "confidence": float(s.confidence),
-            "evidence": [{"start": e.start, "end": e.end} for e in s.evidence],
+            "evidence": [{"start": e.start, "end": e.end, "kind": e.kind} for e in s.evidence],
             "assertion": s.assertion,
             "needs_specificity": bool(s.needs_specificity),
             "shown": bool(s.shown),
             "demo": bool(s.demo),
+            "rationale": [r.to_json() for r in s.rationale],
+            "suppressed_by": s.suppressed_by.to_json() if s.suppressed_by else None,
+            "alternatives": list(s.alternatives),
             "model": model,
             "error_kind": None,
             "error": None,

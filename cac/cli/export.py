@@ -40,10 +40,10 @@ def decisions(
         typer.Option("--actor", help="Who exports, for the audit; default: your login name."),
     ] = None,
 ) -> None:
-    """Write one cac-decisions/1 record per reviewed note version to --out.
+    """Write one cac-decisions/2 record per reviewed note version to --out.
 
     The file appears only when the export is complete. Its JSON Schema ships in the package as
-    cac/exports/schema/decisions-v1.schema.json.
+    cac/exports/schema/decisions-v2.schema.json.
     """
     from cac.exports import decisions as export
 

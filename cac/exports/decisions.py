@@ -1,4 +1,4 @@
-"""The decisions export (``cac-decisions/1``): one JSON record per reviewed note version.
+"""The decisions export (``cac-decisions/2``): one JSON record per reviewed note version.
 
 A note version is exported when it has at least one decision (on a model suggestion or an added
 code) made at or after ``since``; its record then carries the note's whole review as it stands:
@@ -11,8 +11,12 @@ Note text goes out only on request, and each note whose text goes out gets a
 the records of its batch are handed over. Records are read in batches of notes, in note id
 order, each batch in its own short read transaction.
 
-The JSON Schema of a record ships as ``cac/exports/schema/decisions-v1.schema.json``; a change to
-the record's fields is a new format version with a new schema file.
+The JSON Schema of a record ships as ``cac/exports/schema/decisions-v2.schema.json``; a change to
+the record's fields is a new format version with a new schema file. Version 2 added to each model
+suggestion why the pipeline showed it or kept it back (``rationale``, ``suppressed_by``), its
+``alternatives`` and the kind of each evidence span, and to each decision whether it restored a
+suppressed code (``restored_suppressed``, ``restored_rule``). Records of version 1
+(``decisions-v1.schema.json``) still read: the added fields take their empty defaults.
 """
 
 from __future__ import annotations
@@ -34,14 +38,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cac.db import audit
+from cac.db.decisions import restored_rule
 from cac.db.engine import Database
 from cac.db.models import Decision, Note, Suggestion
 from cac.errors import CacError
 
 logger = logging.getLogger(__name__)
 
-FORMAT: Final = "cac-decisions/1"
-SCHEMA_FILE = "decisions-v1.schema.json"
+FORMAT: Final = "cac-decisions/2"
+SCHEMA_FILE = "decisions-v2.schema.json"
+# Every format this cac reads, with its schema file; it writes FORMAT.
+SCHEMA_FILES: Final = {"cac-decisions/1": "decisions-v1.schema.json", FORMAT: SCHEMA_FILE}
 BATCH_NOTES = 200
 
 
@@ -84,6 +91,34 @@ class ExportedDecision(BaseModel):
     created_at: datetime
     reason: str | None
     supersedes: int | None
+    restored_suppressed: bool = Field(
+        default=False,
+        description="An accept of a suggestion a convention rule had kept out of the shown list.",
+    )
+    restored_rule: str | None = Field(
+        default=None, description="The rule the restore overrode (its suggestion's suppressed_by)."
+    )
+
+
+class ExportedCitation(BaseModel):
+    """A coding rule behind a shown suggestion (``cac.coding.records.RuleCitation``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    section: str
+    detail: str = ""
+
+
+class ExportedSuppression(BaseModel):
+    """Why the pipeline kept a suggestion out of the shown list (``Suppression``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    section: str
+    code: str | None
+    detail: str = ""
 
 
 class ExportedSuggestion(BaseModel):
@@ -102,6 +137,11 @@ class ExportedSuggestion(BaseModel):
     assertion: str | None
     needs_specificity: bool
     evidence: list[tuple[int, int]]
+    # Added in cac-decisions/2; a version 1 record reads with these empty.
+    evidence_kinds: list[str] = Field(default_factory=list)
+    rationale: list[ExportedCitation] = Field(default_factory=list)
+    suppressed_by: ExportedSuppression | None = None
+    alternatives: list[str] = Field(default_factory=list)
     status: Literal["pending", "accepted", "rejected", "replaced"]
     decisions: list[ExportedDecision]
 
@@ -125,7 +165,7 @@ class NoteRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    format: Literal["cac-decisions/1"] = FORMAT
+    format: Literal["cac-decisions/1", "cac-decisions/2"] = FORMAT
     export_id: str
     note_id: int
     external_id: str
@@ -156,9 +196,13 @@ class ExportRequest:
 
 
 @cache
-def schema() -> dict[str, Any]:
-    """The JSON Schema of a record of the current format."""
-    source = resources.files("cac.exports").joinpath("schema", SCHEMA_FILE)
+def schema(record_format: str = FORMAT) -> dict[str, Any]:
+    """The JSON Schema of a record of ``record_format`` (by default the one this cac writes).
+
+    Raises:
+        KeyError: for a format this cac does not know.
+    """
+    source = resources.files("cac.exports").joinpath("schema", SCHEMA_FILES[record_format])
     loaded: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
     return loaded
 
@@ -250,6 +294,12 @@ def _record(
                 assertion=s.assertion,
                 needs_specificity=s.needs_specificity,
                 evidence=_spans(s.evidence),
+                evidence_kinds=_kinds(s),
+                rationale=[ExportedCitation.model_validate(r) for r in s.rationale or []],
+                suppressed_by=(
+                    ExportedSuppression.model_validate(s.suppressed_by) if s.suppressed_by else None
+                ),
+                alternatives=[str(c) for c in s.alternatives or []],
                 status=s.status,
                 decisions=_chain(s, chains.get(s.id, [])),
             )
@@ -282,6 +332,7 @@ def _chain(suggestion: Suggestion, decisions: Sequence[Decision]) -> list[Export
             final = (None, None)
         else:  # replace and add name their code
             final = (d.system, d.code)
+        restored = restored_rule(suggestion, d.action)
         out.append(
             ExportedDecision(
                 id=d.id,
@@ -293,9 +344,18 @@ def _chain(suggestion: Suggestion, decisions: Sequence[Decision]) -> list[Export
                 created_at=_utc(d.created_at),
                 reason=d.reason,
                 supersedes=d.supersedes_id,
+                restored_suppressed=restored is not None,
+                restored_rule=restored,
             )
         )
     return out
+
+
+def _kinds(suggestion: Suggestion) -> list[str]:
+    """One kind per evidence span; spans stored without one (before migration 0002) are
+    mentions."""
+    kinds = [str(k) for k in suggestion.evidence_kinds or []]
+    return [kinds[i] if i < len(kinds) else "mention" for i in range(len(suggestion.evidence))]
 
 
 def _spans(evidence: Sequence[Sequence[int]]) -> list[tuple[int, int]]:

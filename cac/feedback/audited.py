@@ -1,9 +1,13 @@
-"""Audited notes read back from decision exports (``cac-decisions/1``): labels for retraining.
+"""Audited notes read back from decision exports (``cac-decisions/1`` and ``/2``): labels for
+retraining.
 
 A coder's review of a note says which codes it should have: every accepted model suggestion, the
 final code of every replaced one, and every added code that stands; rejected suggestions (and
 the original code of a replaced one) are codes it should not have. Pending suggestions say
-nothing. Only the last record per note id counts (a later export repeats a note whose review
+nothing. A code the conventions stage kept out of the shown list (``suppressed_by``) that a coder
+accepted is a final code like any other, and is also listed as **restored**, with the rule the
+coder overrode (version 2 exports say so; version 1 exports restore nothing). Only the last record
+per note id counts (a later export repeats a note whose review
 went on).
 
 Every audited note falls, by a hash of its external id, either in the **hold-out** (about
@@ -32,7 +36,7 @@ Code = tuple[System, str]
 
 
 class AuditedDataError(CacError):
-    """An export file that cannot be read as ``cac-decisions/1`` records."""
+    """An export file that cannot be read as ``cac-decisions`` records."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class AuditedNote:
     rejected: frozenset[Code]  # codes the coder took off
     model: dict[str, object]
     spans: tuple[tuple[int, int, str], ...] = ()  # evidence of the final codes, as mentions
+    # codes a coder restored over a convention rule that had kept them back: (code, rule id)
+    restored: tuple[tuple[Code, str], ...] = ()
 
     @property
     def holdout(self) -> bool:
@@ -90,6 +96,17 @@ def labels(record: NoteRecord) -> tuple[frozenset[Code], frozenset[Code]]:
     return frozenset(final), frozenset(rejected - final)
 
 
+def restored(record: NoteRecord) -> tuple[tuple[Code, str], ...]:
+    """Model suggestions a convention rule kept back whose active decision restores them, with
+    the rule's id, in rank order."""
+    out = []
+    for s in record.suggestions:
+        last = _last(s.decisions)
+        if last is not None and last.restored_suppressed and last.restored_rule:
+            out.append((product_code(s.system, s.code), last.restored_rule))
+    return tuple(out)
+
+
 def evidence_spans(record: NoteRecord) -> tuple[tuple[int, int, str], ...]:
     """Mention spans the review confirmed: the evidence of accepted and replaced suggestions
     (a replacement corrects the code, not the mention) and of added codes that stand. A rejected
@@ -126,7 +143,7 @@ def read_records(paths: Iterable[Path]) -> Iterator[NoteRecord]:
                     yield NoteRecord.model_validate_json(line)
                 except ValidationError:
                     raise AuditedDataError(
-                        f"{path.name} line {number} is not a cac-decisions/1 record"
+                        f"{path.name} line {number} is not a cac-decisions record"
                     ) from None
 
 
@@ -149,6 +166,7 @@ def read_audited(paths: Iterable[Path]) -> list[AuditedNote]:
                 rejected,
                 dict(record.model),
                 evidence_spans(record),
+                restored(record),
             )
         )
     return out

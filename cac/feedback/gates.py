@@ -197,7 +197,7 @@ def evaluate_version(
         name: registered name or kind (``cac-ranker`` or ``ranker``).
         version: the version number.
         dev_dir: a CodiEsp folder whose ``dev`` split is scored; None skips it.
-        audited_paths: decision exports (``cac-decisions/1``); their hold-out notes are scored.
+        audited_paths: decision exports (``cac-decisions``); their hold-out notes are scored.
         reuse: return the version's stored figures when they were measured on the same sets in
             the same context, instead of measuring again.
 

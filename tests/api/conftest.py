@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from cac.api.app import create_app
 from cac.api.logs import JsonFormatter, RequestContextFilter
 from cac.codesets.records import System
+from cac.coding.records import RuleCitation, Suppression
 from cac.config import Settings
 from cac.db.engine import Database
 from cac.db.keys import Role, create_key, revoke_key
@@ -43,7 +44,10 @@ def note_text(body: str = "Admitted with community acquired pneumonia.") -> str:
 
 
 class FakeCoder:
-    """Suggests a fixed code for each keyword present, with the keyword as evidence."""
+    """Suggests a fixed code for each keyword present, with the keyword as evidence. Shown codes
+    cite the rule that showed them; "fever" beside "pneumonia" is kept back (not shown,
+    ``suppressed_by`` the integral-symptom rule, displaced by J18.9); "ckd" is an abbreviation
+    and a code that needs specificity, with its billable alternatives."""
 
     model_info: ClassVar[dict[str, str]] = {"pipeline": "fake/1", "kb": "test"}
     KEYWORDS: ClassVar[dict[str, tuple[System, str, str]]] = {
@@ -53,18 +57,47 @@ class FakeCoder:
         "appendectomy": (System.ICD10PCS, "0DTJ4ZZ", "Resection of Appendix, Endo"),
         "crutches": (System.HCPCS, "E0110", "Crutches, forearm, pair"),
         "headache": (System.ICD10CM, "R51.9", "Headache, unspecified"),
+        "fever": (System.ICD10CM, "R50.9", "Fever, unspecified"),
+        "ckd": (System.ICD10CM, "N18.9", "Chronic kidney disease, unspecified"),
     }
+    ABBREVIATIONS: ClassVar[frozenset[str]] = frozenset({"ckd"})
+    ALTERNATIVES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "N18.9": ("N18.1", "N18.2", "N18.30", "N18.4", "N18.5", "N18.6")
+    }
+    FEVER_KEPT_BACK = Suppression(
+        "integral.fever_infection", "I.B.5", "J18.9", "fever is routinely part of an infection"
+    )
 
     def code(self, text: str, setting: str = "inpatient") -> CodingResult:
         suggestions = []
+        lower = text.lower()
         for rank, (word, (system, code, title)) in enumerate(self.KEYWORDS.items()):
-            start = text.lower().find(word)
+            start = lower.find(word)
             if start < 0:
                 continue
-            evidence = (Evidence(start, start + len(word), text[start : start + len(word)]),)
+            kind = "abbreviation" if word in self.ABBREVIATIONS else "mention"
+            evidence = (Evidence(start, start + len(word), text[start : start + len(word)], kind),)
+            confidence = 0.9 - rank / 20
+            kept_back = word == "fever" and "pneumonia" in lower
+            rationale = (
+                ()
+                if kept_back
+                else (RuleCitation("cut.confidence", "I.A.19", f"confidence {confidence:.2f}"),)
+            )
             suggestions.append(
                 CoderSuggestion(
-                    system, code, title, 0.9 - rank / 20, evidence, "present", False, False, True
+                    system,
+                    code,
+                    title,
+                    confidence,
+                    evidence,
+                    "present",
+                    False,
+                    code in self.ALTERNATIVES,
+                    not kept_back,
+                    rationale=rationale,
+                    suppressed_by=self.FEVER_KEPT_BACK if kept_back else None,
+                    alternatives=self.ALTERNATIVES.get(code, ()),
                 )
             )
         return CodingResult(suggestions, [], dict(self.model_info))

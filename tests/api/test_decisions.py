@@ -51,7 +51,10 @@ def test_each_kind_of_decision_is_stored_and_in_the_audit(api: Api) -> None:
     add = added.json()
     assert add["suggestion"]["origin"] == "coder"
     assert add["suggestion"]["status"] == "accepted"
-    assert add["suggestion"]["evidence"] == [{"start": 0, "end": 7, "text": TEXT[:7]}]
+    assert add["suggestion"]["evidence"] == [
+        {"start": 0, "end": 7, "text": TEXT[:7], "kind": "mention"}
+    ]
+    assert (add["suggestion"]["rationale"], add["suggestion"]["suppressed_by"]) == ([], None)
     assert (add["decision"]["code"], add["decision"]["reason"]) == (
         "J96.01",
         "hypoxia on admission",
@@ -145,3 +148,53 @@ def test_export_pages_through_decisions(api: Api) -> None:
     assert len(first["decisions"]) == 3 and len(rest["decisions"]) == 1
     assert rest["next_after"] is None
     assert "text" not in rest["decisions"][0]
+
+
+def test_accepting_a_suppressed_suggestion_restores_it_and_says_so(api: Api) -> None:
+    note = api.post_note(note_text("Pneumonia with fever.")).json()
+    ids = _by_code(note)
+
+    restored = api.decide(ids["R50.9"], action="accept", reason="fever out of proportion")
+    plain = api.decide(ids["J18.9"], action="accept")
+
+    assert (restored.status_code, plain.status_code) == (201, 201)
+    suggestion = restored.json()["suggestion"]
+    assert suggestion["status"] == "accepted" and suggestion["shown"] is False
+    assert suggestion["suppressed_by"]["rule"] == "integral.fever_infection"
+    stored = api.client.get(f"/v1/notes/{note['id']}", headers=api.auth("coder")).json()
+    assert {c["code"] for c in stored["final_codes"]} == {"J18.9", "R50.9"}
+    events = api.client.get(f"/v1/notes/{note['id']}/audit", headers=api.auth("coder")).json()
+    decided = {
+        e["suggestion_id"]: e["details"]
+        for e in events["events"]
+        if e["action"] == "suggestion.decided"
+    }
+    assert decided[ids["R50.9"]]["restored_suppressed"] == "integral.fever_infection"
+    assert "restored_suppressed" not in decided[ids["J18.9"]]
+    rows = api.client.get("/v1/exports/decision-rows", headers=api.auth("data_scientist")).json()[
+        "decisions"
+    ]
+    by_code = {r["suggestion_code"]: r for r in rows}
+    assert by_code["R50.9"]["restored_suppressed"] is True
+    assert by_code["R50.9"]["suggestion_suppressed_by"]["code"] == "J18.9"
+    assert by_code["R50.9"]["suggestion_rationale"] == []
+    assert by_code["J18.9"]["restored_suppressed"] is False
+    assert by_code["J18.9"]["suggestion_suppressed_by"] is None
+    assert by_code["J18.9"]["suggestion_rationale"][0]["rule"] == "cut.confidence"
+
+
+def test_rejecting_a_suppressed_suggestion_is_no_restore(api: Api) -> None:
+    note = api.post_note(note_text("Pneumonia with fever.")).json()
+    fever = _by_code(note)["R50.9"]
+
+    api.decide(fever, action="reject")
+    again = api.decide(fever, action="accept", supersede=True)
+
+    assert again.status_code == 201
+    rows = api.client.get("/v1/exports/decision-rows", headers=api.auth("data_scientist")).json()[
+        "decisions"
+    ]
+    assert [(r["action"], r["restored_suppressed"]) for r in rows] == [
+        ("reject", False),
+        ("accept", True),
+    ]

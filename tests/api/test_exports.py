@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from cac.api.routes import exports
 from cac.exports import decisions as export
 from tests.api.conftest import PHI, Api, note_text
 
@@ -106,3 +107,45 @@ def test_only_data_scientists_and_admins_may_export(
     if status != 200:
         assert response.headers["content-type"] == "application/problem+json"
         assert _audit_actions(api, note["id"]) == []  # a refused export discloses nothing
+
+
+def test_the_export_carries_rationale_suppression_and_restores(api: Api) -> None:
+    note = api.post_note(note_text("Pneumonia with fever. Known CKD.")).json()
+    ids = {s["code"]: s["id"] for s in note["suggestions"]}
+    api.decide(ids["R50.9"], action="accept")  # restores the kept-back code
+    api.decide(ids["J18.9"], action="accept")
+
+    response = api.client.get(URL, headers=api.auth("data_scientist"))
+
+    [record] = _records(response.text)
+    jsonschema.validate(record, export.schema())
+    assert record["format"] == "cac-decisions/2"
+    by_code = {s["code"]: s for s in record["suggestions"]}
+    fever, pneumonia, ckd = by_code["R50.9"], by_code["J18.9"], by_code["N18.9"]
+    assert fever["suppressed_by"] == {
+        "rule": "integral.fever_infection",
+        "section": "I.B.5",
+        "code": "J18.9",
+        "detail": "fever is routinely part of an infection",
+    }
+    assert fever["shown"] is False and fever["rationale"] == []
+    [restore] = fever["decisions"]
+    assert (restore["restored_suppressed"], restore["restored_rule"]) == (
+        True,
+        "integral.fever_infection",
+    )
+    [plain] = pneumonia["decisions"]
+    assert (plain["restored_suppressed"], plain["restored_rule"]) == (False, None)
+    assert pneumonia["rationale"][0]["section"] == "I.A.19"
+    assert pneumonia["suppressed_by"] is None
+    assert (ckd["evidence_kinds"], ckd["alternatives"][0]) == (["abbreviation"], "N18.1")
+    assert pneumonia["evidence_kinds"] == ["mention"]
+
+
+def test_the_documented_record_example_matches_the_schema(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    media = spec["paths"][URL]["get"]["responses"]["200"]["content"]["application/x-ndjson"]
+
+    jsonschema.validate(exports._RECORD_EXAMPLE, export.schema())
+    assert media["example"]["format"] == export.FORMAT
+    assert export.NoteRecord.model_validate(exports._RECORD_EXAMPLE).suggestions[1].suppressed_by

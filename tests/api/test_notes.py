@@ -170,3 +170,35 @@ def test_an_unexpected_error_is_a_500_problem_and_logs_no_note_text(
     log = service_log.read_text()
     assert f'"request_id": "{response.headers["x-request-id"]}"' in log
     assert "unhandled ValueError" in log and PHI not in log
+
+
+WHY = note_text("Admitted with pneumonia and fever. Known CKD.")
+
+
+def test_rationale_suppression_and_evidence_kinds_are_stored_and_read_back(api: Api) -> None:
+    posted = api.post_note(WHY)
+
+    assert posted.status_code == 201, posted.text
+    note = posted.json()
+    by_code = {s["code"]: s for s in note["suggestions"]}
+    assert set(by_code) == {"J18.9", "R50.9", "N18.9"}
+    pneumonia, fever, ckd = by_code["J18.9"], by_code["R50.9"], by_code["N18.9"]
+    assert pneumonia["shown"] and pneumonia["suppressed_by"] is None
+    assert pneumonia["rationale"] == [
+        {"rule": "cut.confidence", "section": "I.A.19", "detail": "confidence 0.90"}
+    ]
+    assert fever["shown"] is False and fever["rationale"] == []
+    assert fever["suppressed_by"] == {
+        "rule": "integral.fever_infection",
+        "section": "I.B.5",
+        "code": "J18.9",
+        "detail": "fever is routinely part of an infection",
+    }
+    assert [(e["text"], e["kind"]) for e in ckd["evidence"]] == [("CKD", "abbreviation")]
+    assert [e["kind"] for e in pneumonia["evidence"]] == ["mention"]
+    assert ckd["needs_specificity"] and ckd["alternatives"][:2] == ["N18.1", "N18.2"]
+    assert pneumonia["alternatives"] == []
+
+    read = api.client.get(f"/v1/notes/{note['id']}", headers=api.auth("coder")).json()
+    listed = api.client.get(f"/v1/notes/{note['id']}/suggestions", headers=api.auth("coder")).json()
+    assert read["suggestions"] == note["suggestions"] == listed["suggestions"]

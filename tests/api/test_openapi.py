@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+import jsonschema
 from fastapi.routing import APIRoute
 
 from cac.api.routes import admin, codes, exports, health, notes, suggestions
-from tests.api.conftest import Api
+from cac.api.schemas.decisions import DecisionExportPage, SuggestionList, SuggestionOut
+from cac.api.schemas.notes import NoteOut
+from tests.api.conftest import Api, note_text
 
 
 def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -72,3 +75,35 @@ def test_docs_render_from_packaged_assets(api: Api) -> None:
     assert "SwaggerUIBundle" in page.text and "/openapi.json" in page.text
     assert "cdn" not in page.text.lower()
     assert script.status_code == 200 and len(script.content) > 100_000
+
+
+def _validator(spec: dict[str, Any], name: str) -> jsonschema.Draft202012Validator:
+    """A validator of one component schema of the published OpenAPI 3.1 description."""
+    root = {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
+    return jsonschema.Draft202012Validator(root)
+
+
+def test_suggestions_and_their_examples_match_the_published_schemas(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    note = api.post_note(note_text_with_everything()).json()
+    suggestions = api.client.get(
+        f"/v1/notes/{note['id']}/suggestions", headers=api.auth("coder")
+    ).json()
+
+    _validator(spec, "NoteOut").validate(note)
+    _validator(spec, "SuggestionList").validate(suggestions)
+    assert any(s["suppressed_by"] for s in suggestions["suggestions"])
+    assert any(s["rationale"] for s in suggestions["suggestions"])
+    # The examples as written (the served JSON leaves out their null members, as FastAPI does).
+    for model in (NoteOut, SuggestionOut, SuggestionList, DecisionExportPage):
+        extra = cast("dict[str, list[dict[str, Any]]]", model.model_config["json_schema_extra"])
+        for example in extra["examples"]:
+            _validator(spec, model.__name__).validate(example)
+            model.model_validate(example)
+    suggestion = spec["components"]["schemas"]["SuggestionOut"]
+    assert {"rationale", "suppressed_by", "alternatives"} <= set(suggestion["required"])
+    assert "kind" in spec["components"]["schemas"]["EvidenceOut"]["properties"]
+
+
+def note_text_with_everything() -> str:
+    return note_text("Pneumonia with fever. Known CKD.")

@@ -1,7 +1,9 @@
 """A tiny deterministic coder for batch tests: importable by worker processes and Spark workers.
 
 It suggests ``R69`` for every note and ``J18.9`` at each "pneumonia"; a note with the word
-"explode" makes it raise, a note "nothing" gives no suggestions. ``FAKE_CODER_DELAY`` (seconds per
+"explode" makes it raise, a note "nothing" gives no suggestions. J18.9 cites the rule that shows
+it; R69 (not shown, needs specificity, with alternatives) is kept back by J18.9 when there is
+one (``suppressed_by``). ``FAKE_CODER_DELAY`` (seconds per
 note) slows it for the interruption test.
 """
 
@@ -14,30 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from cac.codesets.records import System
+from cac.coding.records import Evidence, RuleCitation, Suggestion, Suppression
 from cac.errors import CacError
 
-
-# Shapes of cac.pipeline's records, without importing the pipeline (seconds per worker process).
-@dataclass(frozen=True)
-class Evidence:
-    start: int
-    end: int
-    text: str
+SHOWN = (RuleCitation("cut.confidence", "I.A.19", "the note states it"),)
+KEPT_BACK = Suppression(
+    "specificity.unspecified_beside_specific", "I.A.9.b", "J18.9", "J18.9 says more than R69"
+)
 
 
-@dataclass(frozen=True)
-class Suggestion:
-    system: System
-    code: str
-    description: str
-    confidence: float
-    evidence: tuple[Evidence, ...]
-    assertion: str
-    demo: bool
-    needs_specificity: bool
-    shown: bool
-
-
+# The shape of cac.pipeline's result, without importing the pipeline (seconds per worker process).
 @dataclass(frozen=True)
 class CodingResult:
     suggestions: list[Suggestion]
@@ -74,6 +62,7 @@ class FakeCoder:
                     False,
                     False,
                     True,
+                    rationale=SHOWN,
                 )
             )
             start = text.find("pneumonia", start + 1)
@@ -84,11 +73,13 @@ class FakeCoder:
                 "R69",
                 "Illness, unspecified",
                 confidence,
-                (Evidence(0, 1, text[:1]),),
+                (Evidence(0, 1, text[:1], "abbreviation"),),
                 "present",
                 False,
                 True,
                 False,
+                suppressed_by=KEPT_BACK if suggestions else None,
+                alternatives=("R68.89",),
             )
         )
         return CodingResult(suggestions[:2], [], dict(self.model))

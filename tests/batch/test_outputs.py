@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from cac.batch.outputs import PartWriter, compact, output_paths, settled
 from cac.batch.records import RowError
@@ -51,3 +54,39 @@ def test_a_new_part_never_overwrites_an_earlier_one(tmp_path: Path) -> None:
     PartWriter(paths).write(_records("a"), [])
     PartWriter(paths).write(_records("b"), [])
     assert len(list(paths.parts.glob("*.rows.parquet"))) == 2
+
+
+@pytest.mark.parametrize("name", ["out.parquet", "out.jsonl"])
+def test_an_output_written_before_rationale_columns_still_resumes(
+    tmp_path: Path, name: str
+) -> None:
+    paths = output_paths(tmp_path / name)
+    new = _records("a")
+    old = [
+        {
+            **{
+                k: v
+                for k, v in r.items()
+                if k not in ("rationale", "suppressed_by", "alternatives")
+            },
+            "evidence": [{"start": e["start"], "end": e["end"]} for e in r["evidence"]],
+        }
+        for r in _records("b")
+    ]
+    if paths.format == "parquet":
+        pq.write_table(pa.Table.from_pylist(old), paths.output)
+    else:
+        paths.output.write_text("".join(json.dumps(r) + "\n" for r in old), encoding="utf-8")
+    PartWriter(paths).write(new, [])
+
+    assert settled(paths).ids == {"a", "b"}
+    compact(paths)
+
+    if paths.format == "parquet":
+        rows = pq.read_table(paths.output).to_pylist()
+    else:
+        rows = [json.loads(line) for line in paths.output.read_text().splitlines()]
+    b1, b2 = (r for r in rows if r["note_id"] == "b")
+    assert b1["evidence"] == [{"start": 0, "end": 9, "kind": "mention"}]
+    assert (b1["rationale"], b1["suppressed_by"], b2["alternatives"]) == ([], None, [])
+    assert next(r for r in rows if r["note_id"] == "a")["rationale"][0]["rule"] == "cut.confidence"

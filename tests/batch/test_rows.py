@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
 import pytest
 
 from cac.batch.rows import ROW_SCHEMA, check_note, code_note
@@ -13,7 +14,7 @@ from tests.batch.fake_coder import FakeCoder
 def test_rows_follow_the_coder_ranking_with_offsets_and_versions() -> None:
     records = code_note(FakeCoder(), "n1", "pneumonia and pneumonia", "inpatient")
     assert [(r["rank"], r["code"]) for r in records] == [(1, "J18.9"), (2, "J18.9")]
-    assert records[1]["evidence"] == [{"start": 14, "end": 23}]
+    assert records[1]["evidence"] == [{"start": 14, "end": 23, "kind": "mention"}]
     assert json.loads(records[0]["model"]) == {"fake": "1", "lexicon": "test"}
     assert all(r["error"] is None for r in records)
     assert set(ROW_SCHEMA.names) < set(records[0])
@@ -22,6 +23,26 @@ def test_rows_follow_the_coder_ranking_with_offsets_and_versions() -> None:
 def test_a_note_without_suggestions_still_has_a_row() -> None:
     [record] = code_note(FakeCoder(), "n1", "nothing", "outpatient")
     assert record["note_id"] == "n1" and record["code"] is None and record["model"] is not None
+    assert (record["rationale"], record["suppressed_by"], record["alternatives"]) == ([], None, [])
+
+
+def test_rows_carry_rationale_suppression_alternatives_and_evidence_kinds() -> None:
+    shown, kept_back = code_note(FakeCoder(), "n1", "Admitted with pneumonia.", "inpatient")
+    assert shown["rationale"] == [
+        {"rule": "cut.confidence", "section": "I.A.19", "detail": "the note states it"}
+    ]
+    assert (shown["suppressed_by"], shown["alternatives"]) == (None, [])
+    assert (kept_back["code"], kept_back["shown"], kept_back["rationale"]) == ("R69", False, [])
+    assert kept_back["suppressed_by"] == {
+        "rule": "specificity.unspecified_beside_specific",
+        "section": "I.A.9.b",
+        "code": "J18.9",
+        "detail": "J18.9 says more than R69",
+    }
+    assert kept_back["alternatives"] == ["R68.89"]
+    assert kept_back["evidence"] == [{"start": 0, "end": 1, "kind": "abbreviation"}]
+    table = pa.Table.from_pylist([shown, kept_back], schema=ROW_SCHEMA)
+    assert table.to_pylist() == [{k: r[k] for k in ROW_SCHEMA.names} for r in (shown, kept_back)]
 
 
 @pytest.mark.parametrize(

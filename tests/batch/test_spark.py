@@ -50,7 +50,10 @@ def test_code_dataframe_codes_a_spark_dataframe(spark: SparkSession) -> None:
         ("8", "outpatient", None, None, "note"),
         ("9", "outpatient", 1, "R69", None),
     ]
-    assert rows[0].evidence[0].asDict() == {"start": 0, "end": 9}
+    assert rows[0].evidence[0].asDict() == {"start": 0, "end": 9, "kind": "mention"}
+    assert rows[0].rationale[0].rule == "cut.confidence" and rows[0].suppressed_by is None
+    assert rows[1].suppressed_by.asDict()["code"] == "J18.9"
+    assert rows[1].alternatives == ["R68.89"] and rows[3].suppressed_by is None
     assert rows[2].error == "missing text"
 
 
@@ -83,9 +86,11 @@ def test_spark_submit_job_appends_only_new_notes(spark: SparkSession, tmp_path: 
     )
     main(["--input", str(notes), "--output", coded, "--coder", FACTORY])
     more = tmp_path / "more.parquet"
-    spark.createDataFrame([("a", "pneumonia"), ("c", "Fever.")], "id string, text string").write.parquet(
-        str(more)
-    )
+    spark.createDataFrame(
+        [("a", "pneumonia"), ("c", "Fever.")], "id string, text string"
+    ).write.parquet(str(more))
     main(["--input", str(more), "--output", coded, "--coder", FACTORY])
-    rows = sorted((r.note_id, r.rank or 0, r.error_kind) for r in spark.read.parquet(coded).collect())
+    rows = sorted(
+        (r.note_id, r.rank or 0, r.error_kind) for r in spark.read.parquet(coded).collect()
+    )
     assert rows == [("a", 1, None), ("a", 2, None), ("b", 0, "note"), ("c", 1, None)]

@@ -14,11 +14,14 @@ import jsonschema
 import pytest
 from sqlalchemy import select
 
+from cac.db import decisions
+from cac.db.decisions import Action, DecisionInput
 from cac.db.engine import Database
-from cac.db.models import AuditEvent
+from cac.db.models import AuditEvent, Suggestion
+from cac.db.notes import NoteInput, store_coded_note
 from cac.exports import decisions as export
 from cac.exports.decisions import ExportRequest, ExportRequestError
-from tests.api.conftest import BACKENDS, PHI, FakeCoder, database
+from tests.api.conftest import BACKENDS, PHI, FakeCoder, database, note_text
 from tests.exports.sample import TEXT_A, Reviewed, populate
 
 
@@ -174,3 +177,92 @@ def test_since_reads_dates_and_iso_times_as_utc(value: str, expected: datetime) 
 def test_an_unreadable_since_says_what_to_send(value: str) -> None:
     with pytest.raises(ExportRequestError, match="a date like 2026-11-27"):
         export.parse_since(value)
+
+
+def test_version_1_still_ships_and_its_records_read_with_empty_new_fields(
+    reviewed: tuple[Database, Reviewed],
+) -> None:
+    db, _ = reviewed
+    v1 = export.schema("cac-decisions/1")
+    jsonschema.Draft202012Validator.check_schema(v1)
+    jsonschema.Draft202012Validator.check_schema(export.schema())
+    assert v1["properties"]["format"]["const"] == "cac-decisions/1"
+    assert export.FORMAT == "cac-decisions/2"
+    [record, _] = _export(db)
+    # the same record as version 1 wrote it: without the fields version 2 added
+    old = {**record, "format": "cac-decisions/1"}
+    old["suggestions"] = [
+        {k: v for k, v in s.items() if k not in V2_SUGGESTION_FIELDS} for s in record["suggestions"]
+    ]
+    old["added"] = [dict(a) for a in record["added"]]
+    for s in old["suggestions"] + old["added"]:
+        s["decisions"] = [
+            {k: v for k, v in d.items() if k not in V2_DECISION_FIELDS} for d in s["decisions"]
+        ]
+    jsonschema.validate(old, v1)
+
+    parsed = export.NoteRecord.model_validate_json(json.dumps(old))
+
+    assert parsed.format == "cac-decisions/1"
+    first = parsed.suggestions[0]
+    assert (first.rationale, first.suppressed_by, first.alternatives, first.evidence_kinds) == (
+        [],
+        None,
+        [],
+        [],
+    )
+    assert not first.decisions[0].restored_suppressed and first.decisions[0].restored_rule is None
+
+
+V2_SUGGESTION_FIELDS = {"evidence_kinds", "rationale", "suppressed_by", "alternatives"}
+V2_DECISION_FIELDS = {"restored_suppressed", "restored_rule"}
+
+
+def test_suggestions_stored_before_migration_0002_export_as_mentions_without_rationale(
+    reviewed: tuple[Database, Reviewed],
+) -> None:
+    db, ids = reviewed
+    with db.write() as session:  # as migration 0002 leaves a row coded before it
+        for s in session.scalars(select(Suggestion).where(Suggestion.note_id == ids.a)):
+            s.evidence_kinds, s.rationale, s.alternatives = [], [], []
+
+    [a, _] = _export(db)
+
+    for s in a["suggestions"]:
+        assert s["evidence_kinds"] == ["mention"] * len(s["evidence"])
+        assert (s["rationale"], s["suppressed_by"], s["alternatives"]) == ([], None, [])
+    jsonschema.validate(a, export.schema())
+
+
+def test_a_restored_suppressed_code_is_recorded_on_its_decision(
+    reviewed: tuple[Database, Reviewed],
+) -> None:
+    db, _ = reviewed
+    text = note_text("Pneumonia with fever.")
+    with db.write() as session:
+        note = store_coded_note(
+            session,
+            NoteInput(external_id="enc-9/dc", text=text, setting="inpatient"),
+            FakeCoder().code(text),
+            actor="ehr-key",
+        )
+        by_code = {
+            s.code: s
+            for s in session.scalars(select(Suggestion).where(Suggestion.note_id == note.id))
+        }
+        fever, pneumonia = by_code["R50.9"].id, by_code["J18.9"].id
+    with db.write() as session:
+        decisions.decide(session, fever, DecisionInput(Action.ACCEPT, "coder-jane"))
+        decisions.decide(session, pneumonia, DecisionInput(Action.ACCEPT, "coder-jane"))
+
+    record = _export(db)[-1]
+
+    jsonschema.validate(record, export.schema())
+    got = {s["code"]: s for s in record["suggestions"]}
+    assert got["R50.9"]["suppressed_by"]["rule"] == "integral.fever_infection"
+    assert got["R50.9"]["decisions"][0]["restored_suppressed"] is True
+    assert got["R50.9"]["decisions"][0]["restored_rule"] == "integral.fever_infection"
+    assert got["J18.9"]["decisions"][0]["restored_suppressed"] is False
+    assert got["J18.9"]["rationale"] == [
+        {"rule": "cut.confidence", "section": "I.A.19", "detail": "confidence 0.90"}
+    ]

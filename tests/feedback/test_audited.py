@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from cac.exports.decisions import (
     ExportedAddedCode,
     ExportedDecision,
     ExportedSuggestion,
+    ExportedSuppression,
     NoteRecord,
 )
 from cac.feedback.audited import (
@@ -22,6 +24,7 @@ from cac.feedback.audited import (
     is_holdout,
     labels,
     read_audited,
+    restored,
 )
 
 T = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -156,3 +159,81 @@ def test_a_bad_line_names_the_line_not_its_content(tmp_path: Path) -> None:
     assert "John" not in str(caught.value)
     with pytest.raises(AuditedDataError, match="cannot read"):
         read_audited([tmp_path / "missing.jsonl"])
+
+
+def test_a_restored_suppressed_code_is_final_and_listed_with_its_rule(tmp_path: Path) -> None:
+    restore = decision("accept").model_copy(
+        update={"restored_suppressed": True, "restored_rule": "integral.fever_infection"}
+    )
+    kept_back = suggestion("R50.9", [restore]).model_copy(
+        update={
+            "shown": False,
+            "suppressed_by": ExportedSuppression(
+                rule="integral.fever_infection", section="I.B.5", code="J18.9"
+            ),
+        }
+    )
+    undone = decision("accept").model_copy(
+        update={"restored_suppressed": True, "restored_rule": "excludes1"}
+    )
+    later_rejected = suggestion("R51.9", [undone, decision("reject", 2)])
+    rec = record(
+        1, "n1", suggestions=[suggestion("J18.9", [decision("accept")]), kept_back, later_rejected]
+    )
+    cm = System.ICD10CM
+
+    assert restored(rec) == (((cm, "R509"), "integral.fever_infection"),)
+    [note] = read_audited([write(tmp_path / "x.jsonl", [rec])])
+    assert note.restored == (((cm, "R509"), "integral.fever_infection"),)
+    assert note.final == {(cm, "J189"), (cm, "R509")}
+
+
+def test_a_version_1_export_still_reads(tmp_path: Path) -> None:
+    line = {
+        "format": "cac-decisions/1",
+        "export_id": "e1",
+        "note_id": 4,
+        "external_id": "n4",
+        "version": 1,
+        "setting": "inpatient",
+        "created_at": "2026-11-27T10:00:00Z",
+        "text_sha256": "0" * 64,
+        "model": {},
+        "suggestions": [
+            {
+                "id": 1,
+                "rank": 0,
+                "system": "icd10cm",
+                "code": "I10",
+                "description": "",
+                "confidence": 0.5,
+                "shown": True,
+                "model_version": "v",
+                "assertion": "present",
+                "needs_specificity": False,
+                "evidence": [[0, 3]],
+                "status": "accepted",
+                "decisions": [
+                    {
+                        "id": 1,
+                        "sequence": 1,
+                        "action": "accept",
+                        "final_system": "icd10cm",
+                        "final_code": "I10",
+                        "coder": "jane",
+                        "created_at": "2026-11-27T10:05:00Z",
+                        "reason": None,
+                        "supersedes": None,
+                    }
+                ],
+            }
+        ],
+        "added": [],
+    }
+    path = tmp_path / "v1.jsonl"
+    path.write_text(json.dumps(line) + "\n", encoding="utf-8")
+
+    [note] = read_audited([path])
+
+    assert note.final == {(System.ICD10CM, "I10")} and note.restored == ()
+    assert note.spans == ((0, 3, "DIAGNOSIS"),)

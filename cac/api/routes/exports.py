@@ -1,6 +1,6 @@
 """``/v1/exports``: audited decisions for retraining.
 
-``/decisions`` streams the documented ``cac-decisions/1`` records (JSON Lines, one per reviewed
+``/decisions`` streams the documented ``cac-decisions/2`` records (JSON Lines, one per reviewed
 note version); ``/decision-rows`` pages through the decisions one row each. Note text leaves
 only with ``include_text=true``, and each note whose text leaves is recorded in its audit.
 """
@@ -51,6 +51,16 @@ _RECORD_EXAMPLE: dict[str, Any] = {
             "assertion": "present",
             "needs_specificity": False,
             "evidence": [[78, 87]],
+            "evidence_kinds": ["mention"],
+            "rationale": [
+                {
+                    "rule": "cut.confidence",
+                    "section": "I.A.19",
+                    "detail": "the note states it: confidence 0.82 at or above 0.41",
+                }
+            ],
+            "suppressed_by": None,
+            "alternatives": [],
             "status": "replaced",
             "decisions": [
                 {
@@ -63,9 +73,49 @@ _RECORD_EXAMPLE: dict[str, Any] = {
                     "created_at": "2026-11-27T10:20:00Z",
                     "reason": "culture grew gram-negative bacteria",
                     "supersedes": None,
+                    "restored_suppressed": False,
+                    "restored_rule": None,
                 }
             ],
-        }
+        },
+        {
+            "id": 312,
+            "rank": 1,
+            "system": "icd10cm",
+            "code": "R50.9",
+            "description": "Fever, unspecified",
+            "confidence": 0.64,
+            "shown": False,
+            "model_version": "tagger-lexicon-context/2;kb=3f9a1c0d2b7e",
+            "assertion": "present",
+            "needs_specificity": False,
+            "evidence": [[95, 100]],
+            "evidence_kinds": ["mention"],
+            "rationale": [],
+            "suppressed_by": {
+                "rule": "integral.fever_infection",
+                "section": "I.B.5",
+                "code": "J18.9",
+                "detail": "fever is routinely part of an infection",
+            },
+            "alternatives": [],
+            "status": "accepted",
+            "decisions": [
+                {
+                    "id": 18,
+                    "sequence": 1,
+                    "action": "accept",
+                    "final_system": "icd10cm",
+                    "final_code": "R50.9",
+                    "coder": "coder-jane",
+                    "created_at": "2026-11-27T10:21:00Z",
+                    "reason": "fever out of proportion to the pneumonia",
+                    "supersedes": None,
+                    "restored_suppressed": True,
+                    "restored_rule": "integral.fever_infection",
+                }
+            ],
+        },
     ],
     "added": [],
 }
@@ -82,8 +132,11 @@ class NdjsonResponse(StreamingResponse):
     description=(
         f"One `{export.FORMAT}` record per line for each note version with a decision at or "
         "after `since` (every reviewed note without it), in note id order: the model's "
-        "suggestions as stored (code, confidence, shown, model version, evidence offsets) with "
-        "each one's decision chain (action, final code, coder, time, reason), the codes coders "
+        "suggestions as stored (code, confidence, shown, model version, evidence offsets and "
+        "kinds, the rules behind a shown code (`rationale`) or the rule that kept it back "
+        "(`suppressed_by`), alternatives) with each one's decision chain (action, final code, "
+        "coder, time, reason; `restored_suppressed` and `restored_rule` on an accept that "
+        "restored a kept-back code), the codes coders "
         "added, and the note's model versions. The JSON Schema is "
         f"`cac/exports/schema/{export.SCHEMA_FILE}` in the package. Note text is left out "
         "unless `include_text=true`; then every exported note gets a `note.text_exported` "

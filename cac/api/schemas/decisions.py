@@ -22,6 +22,17 @@ DECISION_EXAMPLE: dict[str, JsonValue] = {
     "supersedes": None,
     "created_at": "2026-11-27T10:20:00Z",
 }
+RATIONALE_EXAMPLE: dict[str, JsonValue] = {
+    "rule": "cut.confidence",
+    "section": "I.A.19",
+    "detail": "the note states it: confidence 0.82 at or above 0.41",
+}
+SUPPRESSION_EXAMPLE: dict[str, JsonValue] = {
+    "rule": "integral.fever_infection",
+    "section": "I.B.5",
+    "code": "J18.9",
+    "detail": "fever is routinely part of an infection",
+}
 SUGGESTION_EXAMPLE: dict[str, JsonValue] = {
     "id": 311,
     "note_id": 42,
@@ -29,11 +40,14 @@ SUGGESTION_EXAMPLE: dict[str, JsonValue] = {
     "code": "J18.9",
     "description": "Pneumonia, unspecified organism",
     "confidence": 0.82,
-    "evidence": [{"start": 78, "end": 87, "text": "pneumonia"}],
+    "evidence": [{"start": 78, "end": 87, "text": "pneumonia", "kind": "mention"}],
     "assertion": "present",
     "demo": False,
     "needs_specificity": False,
     "shown": True,
+    "rationale": [RATIONALE_EXAMPLE],
+    "suppressed_by": None,
+    "alternatives": [],
     "origin": "model",
     "status": "replaced",
     "model_version": "lexicon-context/1;kb=3f9a1c0d2b7e",
@@ -41,10 +55,59 @@ SUGGESTION_EXAMPLE: dict[str, JsonValue] = {
 }
 
 
+# A code a convention rule kept out of the shown list, as a coder sees it (restored by
+# accepting it).
+SUPPRESSED_EXAMPLE: dict[str, JsonValue] = {
+    **SUGGESTION_EXAMPLE,
+    "id": 312,
+    "code": "R50.9",
+    "description": "Fever, unspecified",
+    "confidence": 0.64,
+    "evidence": [{"start": 95, "end": 100, "text": "fever", "kind": "mention"}],
+    "shown": False,
+    "rationale": [],
+    "suppressed_by": SUPPRESSION_EXAMPLE,
+    "status": "pending",
+    "decision": None,
+}
+
+
 class EvidenceOut(BaseModel):
     start: int = Field(description="Character offset in the note text (inclusive).")
     end: int = Field(description="Character offset in the note text (exclusive).")
     text: str
+    kind: str = Field(
+        description="How the span states the code: `mention` (its words name it), "
+        "`abbreviation` (an abbreviation of it), `combination` (one of the conditions a "
+        "combination code joins). Spans stored without a kind, and a coder's spans, are "
+        "`mention`."
+    )
+
+
+class RuleCitationOut(BaseModel):
+    """A coding rule behind a shown code."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [RATIONALE_EXAMPLE]})
+
+    rule: str = Field(
+        description="The rule's id, e.g. `cut.confidence`, `combination.diabetes_ckd`."
+    )
+    section: str = Field(description="The ICD-10-CM guideline section it implements (`I.A.19`).")
+    detail: str = Field(description="A short sentence about codes (never note text).")
+
+
+class SuppressionOut(BaseModel):
+    """Why a candidate the note supports is not in the shown list."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SUPPRESSION_EXAMPLE]})
+
+    rule: str = Field(description="The convention rule's id, e.g. `integral.fever_infection`.")
+    section: str = Field(description="The ICD-10-CM guideline section it implements.")
+    code: str | None = Field(
+        description="The shown code that displaced it; null when no single code did (e.g. a "
+        "non-billable node)."
+    )
+    detail: str = Field(description="A short sentence about codes (never note text).")
 
 
 class DecisionOut(BaseModel):
@@ -66,7 +129,9 @@ class DecisionOut(BaseModel):
 
 
 class SuggestionOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [SUGGESTION_EXAMPLE]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [SUGGESTION_EXAMPLE, SUPPRESSED_EXAMPLE]}
+    )
 
     id: int
     note_id: int
@@ -79,6 +144,18 @@ class SuggestionOut(BaseModel):
     demo: bool = Field(description="CPT demo description, not AMA text.")
     needs_specificity: bool
     shown: bool = Field(description="In the list a coder reviews (the rest is the ranked tail).")
+    rationale: list[RuleCitationOut] = Field(
+        description="The coding rules that made or kept a shown code; empty for codes not shown "
+        "and for coder-added codes (and for notes coded before rationales were stored)."
+    )
+    suppressed_by: SuppressionOut | None = Field(
+        description="Set on a code the note supports that a convention rule kept out of the "
+        "shown list (`shown` is false); accepting it restores it, and the export records the "
+        "restore."
+    )
+    alternatives: list[str] = Field(
+        description="For a `needs_specificity` code: the billable codes it can become."
+    )
     origin: Literal["model", "coder"]
     status: Literal["pending", "accepted", "rejected", "replaced"]
     model_version: str | None
@@ -87,7 +164,9 @@ class SuggestionOut(BaseModel):
 
 class SuggestionList(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"note_id": 42, "suggestions": [SUGGESTION_EXAMPLE]}]}
+        json_schema_extra={
+            "examples": [{"note_id": 42, "suggestions": [SUGGESTION_EXAMPLE, SUPPRESSED_EXAMPLE]}]
+        }
     )
 
     note_id: int
@@ -224,6 +303,16 @@ class DecisionExport(DecisionOut):
     suggestion_system: str
     suggestion_code: str
     suggestion_origin: Literal["model", "coder"]
+    suggestion_rationale: list[RuleCitationOut] = Field(
+        description="The rules behind the suggestion, as stored (see `SuggestionOut`)."
+    )
+    suggestion_suppressed_by: SuppressionOut | None = Field(
+        description="The convention rule that kept the suggestion out of the shown list."
+    )
+    restored_suppressed: bool = Field(
+        description="This decision accepts a suggestion a convention rule had kept back "
+        "(`suggestion_suppressed_by` names the rule): the coder restored it."
+    )
     model_version: str | None
     external_id: str
     note_version: int
@@ -240,6 +329,9 @@ class DecisionExportPage(BaseModel):
                             "suggestion_system": "icd10cm",
                             "suggestion_code": "J18.9",
                             "suggestion_origin": "model",
+                            "suggestion_rationale": [RATIONALE_EXAMPLE],
+                            "suggestion_suppressed_by": None,
+                            "restored_suppressed": False,
                             "model_version": "lexicon-context/1;kb=3f9a1c0d2b7e",
                             "external_id": "enc-2026-000123/discharge-summary",
                             "note_version": 1,

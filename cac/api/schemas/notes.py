@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from cac.api.schemas.decisions import SuggestionOut
+from cac.api.schemas.decisions import RATIONALE_EXAMPLE, SuggestionOut
 
 NOTE_EXAMPLE: dict[str, JsonValue] = {
     "external_id": "enc-2026-000123/discharge-summary",
@@ -96,11 +96,16 @@ class NoteOut(BaseModel):
                             "code": "J18.9",
                             "description": "Pneumonia, unspecified organism",
                             "confidence": 0.82,
-                            "evidence": [{"start": 78, "end": 87, "text": "pneumonia"}],
+                            "evidence": [
+                                {"start": 78, "end": 87, "text": "pneumonia", "kind": "mention"}
+                            ],
                             "assertion": "present",
                             "demo": False,
                             "needs_specificity": False,
                             "shown": True,
+                            "rationale": [RATIONALE_EXAMPLE],
+                            "suppressed_by": None,
+                            "alternatives": [],
                             "origin": "model",
                             "status": "pending",
                             "model_version": "lexicon-context/1;kb=3f9a1c0d2b7e",
