@@ -5,7 +5,8 @@ The coder loads the knowledge base and models once and orchestrates typed stages
 1. parse and mentions: scispaCy tokens, clinical sentences, defined abbreviations; the MiniLM
    tagger's spans and the lexicon's phrase matches; ConText assertion and sections;
 2. linking (:mod:`cac.linking.matches`): abbreviation long forms, knowledge-base search and
-   dense-retrieval hits for tagger spans;
+   dense-retrieval hits for tagger spans; in a short note, the codes whose whole title a
+   sentence states (:mod:`cac.coding.stated_titles`);
 3. candidates (:mod:`cac.coding.candidates`): assertion guidelines, billable resolution,
    sibling alternatives, neighbour votes; title evidence and feature rows for the ranker;
 4. cut (:mod:`cac.coding.cut`): calibrated confidence, the short-note floor, ``shown``;
@@ -25,11 +26,13 @@ from cac.codesets.records import CodeRecord, System
 from cac.coding.candidates import CandidateAssembler
 from cac.coding.conventions import Conventions
 from cac.coding.cut import (
+    SHORT_NOTE_CHARS,
     stated_confidence,
     suggest,
 )
 from cac.coding.lexicon import Lexicon
 from cac.coding.records import Evidence, Mention, RuleCitation, Suggestion, Suppression
+from cac.coding.stated_titles import StatedTitles
 from cac.config import get_settings
 from cac.errors import CacError
 from cac.kb.store import KnowledgeBase
@@ -128,11 +131,14 @@ class Coder:
         dense: DenseRetriever | None = None,
         neighbours: NoteNeighbours | None = None,
         conventions: bool = True,
+        stated_titles: bool = True,
     ) -> None:
         self.kb = kb
         # the coding conventions over the cut list (cac.coding.conventions); off only to measure
         self.conventions = Conventions(kb) if conventions else None
         self.stated_confidence = stated_confidence()
+        # short notes: codes whose whole title a sentence states (index built on first use)
+        self.stated_titles = StatedTitles(kb) if stated_titles else None
         self.lexicon = lexicon
         self.annotator = annotator or AssertionAnnotator()
         self.tagger = tagger
@@ -266,6 +272,15 @@ class Coder:
                 labelled.update((m.start, m.end, mention_label(e.system)) for e in m.entries)
         spans = sorted({(m.start, m.end) for m in matches} | {(s, e) for s, e, _ in labelled})
         asserted = {(a.start, a.end): a for a in self.annotator.annotate(parsed, spans)}
+        if self.stated_titles is not None and len(text) < SHORT_NOTE_CHARS:
+            # asserted on their own: a title span holding a cue ("s/p", "family history of")
+            # would hide it from the mentions it modifies
+            stated = self.stated_titles.matches(text)
+            own = sorted({(m.start, m.end) for m in stated} - set(asserted))
+            for a in self.annotator.annotate(parsed, own):
+                asserted[(a.start, a.end)] = a
+            labelled.update((m.start, m.end, "DIAGNOSIS") for m in stated)
+            matches += stated
         mentions = [
             Mention(s, e, text[s:e], label, asserted[(s, e)].assertion, asserted[(s, e)].section)
             for s, e, label in sorted(labelled, key=lambda m: (m[0], -m[1], m[2]))

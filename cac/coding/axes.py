@@ -5,6 +5,7 @@ pressure-ulcer site. Each row cites its guideline section; a bad row fails with 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -18,8 +19,10 @@ _COLUMNS = ("id", "section", "codes", "group", "detail")
 @dataclass(frozen=True, slots=True)
 class Axis:
     """Codes matching ``codes`` are alternatives within one group: ``all`` (one per note),
-    ``category`` (one 3-character category; codes of one category coexist) or ``prefixN``
-    (codes sharing their first N characters)."""
+    ``category`` (one 3-character category; codes of one category coexist), ``prefixN``
+    (codes sharing their first N characters) or ``rankN:ORDER`` (codes equal but for their
+    character N, counted from 0 without the dot, form a hierarchy: the one whose character N
+    comes first in ORDER is kept, F10.20 dependence over F10.10 abuse)."""
 
     id: str
     section: str
@@ -35,6 +38,9 @@ class Axis:
             return ""
         if self.group == "category":
             return ""
+        if self.group.startswith("rank"):
+            at = int(self.group[4:].split(":")[0])
+            return code[:at] + code[at + 1 :] if len(code) > at else None
         width = int(self.group.removeprefix("prefix"))
         if self.id == "injury_encounter" and len(code) != 7:
             return None  # only codes with a 7th character have an encounter
@@ -49,13 +55,24 @@ class Axis:
             return a[:3] != b[:3]
         return True
 
+    def rank(self, code: str) -> int:
+        """A code's place in a ``rank`` axis's hierarchy (0 first; others after the listed)."""
+        if not self.group.startswith("rank"):
+            return 0
+        at, order = self.group[4:].split(":")
+        char = code[int(at)] if len(code) > int(at) else ""
+        return order.index(char) if char and char in order else len(order)
+
 
 def _build(row: dict[str, str]) -> Axis:
     group = row["group"]
-    if group not in ("all", "category") and not (
-        group.startswith("prefix") and group.removeprefix("prefix").isdigit()
+    ranked = re.fullmatch(r"rank(\d+):[0-9A-Z]+", group)
+    if (
+        group not in ("all", "category")
+        and not ranked
+        and not (group.startswith("prefix") and group.removeprefix("prefix").isdigit())
     ):
-        raise ValueError(f"bad group {group!r} (all, category or prefixN)")
+        raise ValueError(f"bad group {group!r} (all, category, prefixN or rankN:ORDER)")
     if not row["detail"]:
         raise ValueError("detail is empty")
     return Axis(

@@ -49,6 +49,31 @@ SIBLINGS = 8
 AGGREGATION = "max"
 
 
+# Codes that say a family or past condition or a status themselves: the assertion is their
+# meaning, not a reason to move them (Z80-Z84 family history; Z85-Z87 personal history, Z92
+# history of treatment, Z95-Z99 status).
+_OWN_ASSERTIONS = {
+    "family": (("Z80", "Z84"),),
+    "historical": (("Z85", "Z87"), ("Z92", "Z92"), ("Z95", "Z99")),
+}
+
+
+def _states_its_own(code: str, assertion: str) -> bool:
+    category = code.replace(".", "").upper()[:3]
+    if assertion == "historical" and category in _CONFIRMED_ONLY:
+        return True  # a prior HIV-related illness stays B20 (I.C.1.a.2.f)
+    return any(a <= category <= b for a, b in _OWN_ASSERTIONS.get(assertion, ()))
+
+
+# HIV disease is coded only when confirmed, inpatient too (I.C.1.a.1.a), the exception to the
+# uncertain-diagnosis rule of II.H / III.C.
+_CONFIRMED_ONLY = frozenset({"B20", "Z21"})
+
+
+def _confirmed_only(system: System, code: str) -> bool:
+    return system is System.ICD10CM and code.replace(".", "").upper()[:3] in _CONFIRMED_ONLY
+
+
 class CandidateAssembler:
     """Builds a note's candidates; caches per knowledge base (resolutions, category siblings)."""
 
@@ -109,8 +134,10 @@ class CandidateAssembler:
         system, code = target
         if assertion in ("negated", "hypothetical"):
             return None
-        if assertion == "possible" and setting == "outpatient":
+        if assertion == "possible" and (setting == "outpatient" or _confirmed_only(system, code)):
             return None
+        if system is System.ICD10CM and _states_its_own(code, assertion):
+            return target  # "family history of ..." -> Z80.0, "history of ..." -> Z86.718
         if assertion == "family":
             family = family_history_code(code) if system is System.ICD10CM else None
             return (System.ICD10CM, family) if family else None

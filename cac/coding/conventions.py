@@ -28,6 +28,7 @@ naming the rule, the section and the displacing code, so a coder restores it wit
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 
 from cac.codesets.records import CodeRecord, System, normalize_code
@@ -36,8 +37,9 @@ from cac.coding.notes import TabularNotes
 from cac.coding.records import Evidence, RuleCitation, Suggestion, Suppression
 from cac.coding.rules import any_match
 from cac.coding.statements import NoteStatements, record_requirements
-from cac.errors import SourceError
 from cac.kb.store import KnowledgeBase
+
+_log = logging.getLogger(__name__)
 
 BILLABLE_RULE = "billable"
 BILLABLE_SECTION = {System.ICD10PCS: "PCS.A.1"}
@@ -63,6 +65,9 @@ class _Entry:
     alternatives: tuple[str, ...] = ()
     needs_specificity: bool = False
     stated: bool = False  # the note states its title (or an inclusion term) in one sentence
+    # the stems of the title the note states, and the span that states it
+    stated_need: frozenset[str] = frozenset()
+    stated_span: tuple[int, int] | None = None
     weight: int = 0  # how many title words it states (more: more specific)
 
     @property
@@ -96,23 +101,28 @@ class Conventions:
         self.notes = TabularNotes(kb)
         self.excludes = excludes.Excludes1(self.notes)
         self.specificity = specificity.Specificity(kb)
-        self.combinations = combinations.combinations()
+        self.combinations: tuple[combinations.Combination, ...] = combinations.combinations()
         self.integral = integral.integral_rules()
         self.axes = axes.axes()
         if System.ICD10CM in kb.systems:
             self._check_targets()
 
     def _check_targets(self) -> None:
-        """Every fixed combination code must be a billable code of this knowledge base."""
+        """A fixed combination code this knowledge base lacks (a smaller code set, another
+        year) turns its rule off for this knowledge base, with a warning naming rule and code."""
+        kept = []
         for rule in self.combinations:
-            if "{" in rule.code:
-                continue
-            record = self.kb.get(System.ICD10CM, rule.code)
-            if record is None or not record.billable or not record.active:
-                raise SourceError(
-                    f"combinations.tsv, rule {rule.id}: {rule.code} is not a billable code "
-                    "of this knowledge base"
+            fixed = "{" not in rule.code
+            record = self.kb.get(System.ICD10CM, rule.code) if fixed else None
+            if fixed and (record is None or not record.billable or not record.active):
+                _log.warning(
+                    "combinations.tsv rule %s is off: %s is not a billable code here",
+                    rule.id,
+                    rule.code,
                 )
+                continue
+            kept.append(rule)
+        self.combinations = tuple(kept)
 
     def apply(self, suggestions: list[Suggestion], text: str) -> list[Suggestion]:
         """The rules over one note's suggestions (ranked, with ``shown`` set by the cut)."""
@@ -123,14 +133,14 @@ class Conventions:
         if cm:
             self._specificity(slate, note)
             for e in slate.shown(System.ICD10CM):
-                found = note.states(record_requirements(e.record))
-                e.stated = e.stated or found is not None
-                e.weight = max(e.weight, found[0] if found else 0)
+                self._read(e, note)
+            self._unstated(slate, note)
             self._unsupported(slate, note)
             self._axes(slate)  # the stated stage before "with" picks I12.0 or I12.9
             self._combinations(slate, note)
             self._integral(slate)
             self._unspecified(slate)
+            self._subsumed(slate)
             self._axes(slate)
             self._excludes(slate)
         return slate.ordered(self._sequence)
@@ -150,6 +160,18 @@ class Conventions:
             s.alternatives,
             s.needs_specificity,
         )
+
+    @staticmethod
+    def _read(e: _Entry, note: NoteStatements) -> None:
+        """Whether and where the note states ``e``'s title (or an inclusion or index term)."""
+        found = note.best(record_requirements(e.record))
+        if found is None:
+            return
+        req, start, end = found
+        e.stated = True
+        e.weight = max(e.weight, req.weight)
+        if req.weight >= len(e.stated_need):
+            e.stated_need, e.stated_span = req.need, (start, end)
 
     # 1. billable and active
     def _billable(self, slate: _Slate) -> None:
@@ -195,8 +217,8 @@ class Conventions:
             )
             evidence = (Evidence(start, end, note.text[start:end]),)
             kept = slate.show(record, e, e.confidence, evidence, rule)
+            self._read(kept, note)
             kept.stated = True
-            kept.weight = max(kept.weight, len(record_requirements(record)[0].need))
             if record.code[:3] != e.code[:3] and self._paired(kept, e):
                 # another category's code that asks for this one too (I11.0 with I50.9)
                 e.rationale.append(
@@ -211,6 +233,59 @@ class Conventions:
                 e,
                 Suppression(rule.rule, rule.section, kept.record.display, rule.detail),
             )
+
+    # 2b. a code more specific than the note, where a code of its category is stated
+    def _unstated(self, slate: _Slate, note: NoteStatements) -> None:
+        """A shown code whose title says more than the note ("Acute cough" for "cough") gives
+        way to the most specific code of its category that the note does state (I.A.9.b: code
+        to the specificity documented, no further). A residual code ("Other specified cough")
+        is never stated by its words, so it gives way to the stated code it sits beside."""
+        for e in slate.shown(System.ICD10CM):
+            if e.stated or e.made or not e.evidence or e.code[:1] == "Z":
+                continue
+            rival = next(
+                (o for o in slate.shown(System.ICD10CM) if o.stated and o.code[:3] == e.code[:3]),
+                None,
+            )
+            if rival is not None:  # a stated code of its category is shown: N18.4 over N18.5
+                slate.suppress(
+                    e,
+                    Suppression(
+                        specificity.UNSTATED_RULE,
+                        specificity.SECTION,
+                        rival.record.display,
+                        f"the note states {rival.record.display}, not {e.record.display}",
+                    ),
+                )
+                continue
+            own = record_requirements(e.record)
+            best: tuple[int, CodeRecord, tuple[int, int]] | None = None
+            for other, requirements in self.specificity.category(e.code):
+                if other.code == e.code:
+                    continue
+                less = [
+                    r
+                    for r in requirements
+                    if any(r.need < o.need or (o.residual and r.need <= o.need) for o in own)
+                ]
+                found = note.best(less) if less else None
+                if found is None:
+                    continue
+                req, start, end = found
+                if best is None or req.weight > best[0]:
+                    best = (req.weight, other, (start, end))
+            if best is None:
+                continue
+            _, record, (start, end) = best
+            rule = RuleCitation(
+                specificity.UNSTATED_RULE,
+                specificity.SECTION,
+                f"the note states {record.display}, not the axes {e.record.display} adds",
+            )
+            evidence = (Evidence(start, end, note.text[start:end]),)
+            kept = slate.show(record, e, e.confidence, evidence, rule)
+            self._read(kept, note)
+            slate.suppress(e, Suppression(rule.rule, rule.section, record.display, rule.detail))
 
     # 3. combination codes and the "with" presumption
     def _combinations(self, slate: _Slate, note: NoteStatements) -> None:
@@ -290,10 +365,42 @@ class Conventions:
                     ),
                 )
 
+    # 5b. a code whose stated words another shown code states with more
+    def _subsumed(self, slate: _Slate) -> None:
+        """A shown code stated by words that a more specific shown code states with more (K37
+        "appendicitis" inside K35.80 "acute appendicitis"; R52 "pain" inside R10.31) is kept
+        back, unless the two are a code-first / use-additional pair (E11.22 with N18.9)."""
+        shown = [e for e in slate.shown(System.ICD10CM) if e.stated_span is not None]
+        for e in shown:
+            assert e.stated_span is not None
+            for other in shown:
+                span = other.stated_span
+                if other is e or not other.shown or span is None:
+                    continue
+                if not e.stated_need < other.stated_need:
+                    continue
+                if not (span[0] <= e.stated_span[0] and e.stated_span[1] <= span[1]):
+                    continue
+                if self._paired(e, other):
+                    continue
+                slate.suppress(
+                    e,
+                    Suppression(
+                        specificity.SUBSUMED_RULE,
+                        specificity.SECTION,
+                        other.record.display,
+                        f"{other.record.display} states all that {e.record.display} does, and more",
+                    ),
+                )
+                break
+
     # 6. one code per exclusive axis
     def _axes(self, slate: _Slate) -> None:
         for axis in self.axes:
-            shown = sorted(slate.shown(System.ICD10CM), key=_preference)
+            shown = sorted(
+                slate.shown(System.ICD10CM),
+                key=lambda e, axis=axis: (axis.rank(e.code), _preference(e)),  # type: ignore[misc]
+            )
             kept: list[_Entry] = []
             for e in shown:
                 rival = next((k for k in kept if axis.conflict(k.code, e.code)), None)

@@ -19,6 +19,8 @@ from cac.kb.store import KnowledgeBase
 SECTION = "I.A.9.b; I.B.2"
 REFINE_RULE = "specificity.stated_axes"
 UNSPECIFIED_RULE = "specificity.unspecified_beside_specific"
+UNSTATED_RULE = "specificity.not_stated"
+SUBSUMED_RULE = "specificity.subsumed"
 # Categories with more billable codes than this (injuries by 7th character) are not searched.
 MAX_CATEGORY_CODES = 400
 CACHED_CATEGORIES = 2_000

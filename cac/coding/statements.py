@@ -4,8 +4,18 @@ A code's title is compiled into what the note must say (Guidelines I.A conventio
 
 * words in parentheses are ICD's nonessential modifiers and are optional
   ("Systolic (congestive) heart failure" needs "systolic heart failure");
-* "unspecified", "other", "NOS" and other words that state no axis are dropped;
-* a "with X" clause needs X; a "without X" clause needs X *not* stated;
+* "unspecified", "other", "NOS" and other words that state no axis are dropped, and so is the
+  axis an "unspecified" names ("Sprain of unspecified ligament of left ankle" needs "sprain left
+  ankle");
+* "not specified as acute or chronic" forbids each word it lists;
+* a residual title ("Other specified cough", "Other acute sinusitis") is never stated by its
+  words alone: it is for a type the note names that has no code of its own, which only an index
+  term or inclusion term says;
+* a fracture not documented as open or closed is closed, and one not documented as displaced or
+  not is displaced (I.C.19.c.1): "closed" and "displaced" are optional in a fracture title, and
+  "open" and "nondisplaced" then forbid it;
+* a "with X" clause needs X; a "without X" clause (up to a comma) needs X *not* stated, and so
+  does "not X" ("not intractable"); "without aura" names a type, so the note must say it;
 * word order is free within one sentence ("acute exacerbation of COPD" states
   "Chronic obstructive pulmonary disease with (acute) exacerbation");
 * the note's abbreviations (``cac/nlp/data/abbreviations.tsv``) and a few word equivalences
@@ -20,7 +30,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 
@@ -31,18 +41,31 @@ _WORD = re.compile(r"[a-z0-9]+")
 _SENTENCE = re.compile(r"(?<=[.;!?])\s+|\n+")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _CLAUSE = re.compile(r"\b(with|without|and without|and with)\b")
+# "unspecified ligament of", "unspecified organism" (at the end): the axis is not stated
+_UNSPECIFIED_AXIS = re.compile(
+    r"\bunspecified (?:ligament|organism|site|part|type|degree|stage|bone|level|side|lobe|"
+    r"muscle|tendon|joint|region|cause|agent|substance)(?= of\b|\s*,|\s*$)"
+)
+_EITHER = re.compile(r"\b([a-z]+) or ([a-z]+)\b(?! [a-z]+ (?:disease|neoplasm))")
+_NOT_SPECIFIED = re.compile(r"\bnot specified as ([a-z ]+)")
+# (title head stem, default word stem, the stem that documents the other value): I.C.19.c.1
+_DEFAULTS = (("fracture", "closed", "open"), ("fracture", "displaced", "nondispla"))
+_RESIDUAL = re.compile(r"^other\b|\bother specified\b|\bin diseases classified elsewhere\b")
+# "without W" names a type of the condition, not the default absence of a complication
+_TYPE_WORDS = frozenset({"aura"})
 STEM = 9
 # Title words that state no axis the note must mention.
 _STOP = frozenset(
     re.findall(
         r"\w+",
         "unspecified other of and the in to not elsewhere classified specified or by for as a "
-        "an on at from nos any all unsp more than one site part",
+        "an on at from nos any all unsp more than one site part region uncomplicated",
     )
 )
 # Words whose negation a few words earlier means the note does not state what follows.
 _NEGATORS = frozenset({"no", "without", "denies", "denied", "negative", "not", "nor"})
 _NEGATION_REACH = 3
+_DNR = ["do", "not", "resuscitate"]  # a status, not a negation
 
 
 def stem(word: str) -> str:
@@ -67,6 +90,12 @@ class TitleRequirement:
     forbid: tuple[frozenset[str], ...] = ()
     # (word, number) pairs that must be adjacent: "stage 3" is not "stage ... 3"
     pairs: frozenset[tuple[str, str]] = frozenset()
+    # a residual title ("Other ..."): never stated by its words alone
+    residual: bool = False
+    # stems the note must say are absent ("without aura": a type, not a default)
+    absent: frozenset[str] = frozenset()
+    # word pairs of which the note must say one ("bronchus or lung")
+    either: tuple[frozenset[str], ...] = ()
 
     @property
     def weight(self) -> int:
@@ -77,20 +106,55 @@ class TitleRequirement:
 def requirement(title: str) -> TitleRequirement:
     """Compile a title: the head and "with" clauses are needed, "without" clauses forbidden."""
     text = _PAREN.sub(" ", title.lower())
-    parts = _CLAUSE.split(text)
-    need = set(content_stems(parts[0]))
+    residual = bool(_RESIDUAL.search(text.strip()))
     forbid: list[frozenset[str]] = []
-    for i in range(1, len(parts) - 1, 2):
-        clause = content_stems(parts[i + 1])
-        if not clause:
-            continue
-        if "without" in parts[i]:
-            forbid.append(clause)
-        else:
-            need |= clause
-    words = [stem(w) for w in _WORD.findall(text) if w not in _STOP]
-    pairs = {(a, b) for a, b in itertools.pairwise(words) if _numbered(b)}
-    return TitleRequirement(frozenset(need), tuple(forbid), frozenset(pairs))
+    listed = _NOT_SPECIFIED.search(text)
+    if listed:
+        forbid += [frozenset({stem(w)}) for w in _WORD.findall(listed.group(1)) if w not in _STOP]
+        text = text[: listed.start()] + text[listed.end() :]
+    text = _UNSPECIFIED_AXIS.sub(" ", text)
+    if text.startswith("encounter for "):  # the note is the encounter: "admitted for ..."
+        text = text[len("encounter for ") :]
+    either: list[frozenset[str]] = []
+    for a, b in _EITHER.findall(text):  # "bronchus or lung": one of them
+        if not {a, b} & (_STOP | {"with", "without"}):
+            either.append(frozenset({stem(a), stem(b)}))
+    text = _EITHER.sub(" ", text)
+    parts = _CLAUSE.split(text)
+    need: set[str] = set()
+    absent: set[str] = set()
+    for i in range(0, len(parts), 2):
+        without = i > 0 and "without" in parts[i - 1]
+        # a comma ends a "without" clause: "Migraine without aura, intractable, ..."
+        chunks = parts[i].split(",")
+        if without and " of " in chunks[0]:  # "without foreign body of left forearm"
+            absent_part, _, rest = chunks[0].partition(" of ")
+            chunks[0:1] = [absent_part, rest]
+        for j, chunk in enumerate(chunks):
+            words = content_stems(chunk.replace(" not ", " "))
+            if not words:
+                continue
+            if without and j == 0:
+                if words & _TYPE_WORDS:  # "without aura" names a type: the note must say it
+                    absent |= words
+                else:
+                    forbid.append(words)
+            elif re.match(r"\s*not\b", chunk):  # "not intractable"
+                forbid.append(words)
+            else:
+                need |= words
+    if "personal" in need:  # "history of X" is the patient's own unless a relative's
+        need.discard("personal")
+        forbid.append(frozenset({"family"}))
+    for head, default, other in _DEFAULTS:
+        if head in need and default in need:
+            need.discard(default)
+            forbid.append(frozenset({other}))
+    ordered = [stem(w) for w in _WORD.findall(text) if w not in _STOP]
+    pairs = {(a, b) for a, b in itertools.pairwise(ordered) if _numbered(b)}
+    return TitleRequirement(
+        frozenset(need), tuple(forbid), frozenset(pairs), residual, frozenset(absent), tuple(either)
+    )
 
 
 def _numbered(word: str) -> bool:
@@ -100,15 +164,19 @@ def _numbered(word: str) -> bool:
 
 def record_requirements(record: CodeRecord) -> tuple[TitleRequirement, ...]:
     """The title, each inclusion term and each index term of an ICD-10-CM code, compiled
-    (empty ones dropped)."""
+    (empty ones dropped). A term lives under its title: what the title's "without" clauses
+    forbid, the term forbids too ("... disease NOS" of I13.10 is not stated beside heart
+    failure)."""
     from cac.coding.index_terms import index_terms
 
     extra = index_terms().get(record.code, ()) if record.system is System.ICD10CM else ()
-    out = []
-    for text in (record.title, *record.synonyms, *extra):
+    title = requirement(record.title)
+    out = [title] if title.need else []
+    for text in (*record.synonyms, *extra):
         req = requirement(text)
         if req.need:
-            out.append(req)
+            extra_forbid = tuple(f for f in title.forbid if f not in req.forbid)
+            out.append(replace(req, forbid=req.forbid + extra_forbid) if extra_forbid else req)
     return tuple(out)
 
 
@@ -196,16 +264,29 @@ class NoteStatements:
     def states(self, requirements: Iterable[TitleRequirement]) -> tuple[int, int, int] | None:
         """The best-stated title among ``requirements`` as (weight, start, end) of the words
         that state it in one sentence, or None when no sentence states any."""
-        best: tuple[int, int, int] | None = None
+        found = self.best(requirements)
+        return (found[0].weight, found[1], found[2]) if found else None
+
+    def best(
+        self, requirements: Iterable[TitleRequirement]
+    ) -> tuple[TitleRequirement, int, int] | None:
+        """Like :meth:`states`, with the requirement that is stated."""
+        best: tuple[TitleRequirement, int, int] | None = None
         for req in requirements:
+            if req.residual:
+                continue
             for sentence in self.sentences:
                 if not req.need <= sentence.stems or not req.pairs <= sentence.pairs:
                     continue
                 if any(clause & sentence.stems for clause in req.forbid):
                     continue
+                if not req.absent <= sentence.negated:
+                    continue
+                if not all(group & sentence.stems for group in req.either):
+                    continue
                 offsets = [sentence.where[s] for s in req.need]
-                found = (req.weight, min(o[0] for o in offsets), max(o[1] for o in offsets))
-                if best is None or found[0] > best[0]:
+                found = (req, min(o[0] for o in offsets), max(o[1] for o in offsets))
+                if best is None or req.weight > best[0].weight:
                     best = found
                 break
         return best
@@ -220,7 +301,7 @@ def _denied(words: list[str]) -> list[bool]:
     out = []
     last = -100
     for i, word in enumerate(words):
-        if word in _NEGATORS:
+        if word in _NEGATORS and not (word == "not" and words[i - 1 : i + 2] == _DNR):
             last = i
         out.append(0 < i - last <= _NEGATION_REACH)
     return out

@@ -20,7 +20,9 @@ from cac.errors import SourceError
         ("E08-E13", ["E0800", "E1122", "E139"], ["E14", "E07"]),
     ],
 )
-def test_patterns_match_codes_below_them(pattern: str, inside: list[str], outside: list[str]) -> None:
+def test_patterns_match_codes_below_them(
+    pattern: str, inside: list[str], outside: list[str]
+) -> None:
     parsed = CodePattern.parse(pattern)
     assert all(parsed.matches(c) for c in inside)
     assert not any(parsed.matches(c) for c in outside)
@@ -41,7 +43,9 @@ def test_sections_are_checked() -> None:
 def test_a_bad_row_fails_with_file_and_line() -> None:
     text = "# comment\nok\tI.A.15\tE11.9\n\nbad row\tI.A.15\tnot-a-code\n"
     with pytest.raises(SourceError, match=r"x\.tsv, line 4"):
-        load_table("x.tsv", ("id", "section", "codes"), lambda r: CodePattern.parse(r["codes"]), text)
+        load_table(
+            "x.tsv", ("id", "section", "codes"), lambda r: CodePattern.parse(r["codes"]), text
+        )
     with pytest.raises(SourceError, match=r"x\.tsv, line 1: expected 3"):
         load_table("x.tsv", ("id", "section", "codes"), lambda r: r, "a\tb\n")
     with pytest.raises(SourceError, match="used twice"):

@@ -20,7 +20,12 @@ def _p(doc: str, code: str, confidence: float, shown: bool = True) -> Prediction
 
 
 def test_reliability_bins_and_ece() -> None:
-    preds = [_p("a", "i10", 0.95), _p("a", "e11.9", 0.91), _p("a", "r52", 0.15), _p("b", "j18.9", 0.12)]
+    preds = [
+        _p("a", "i10", 0.95),
+        _p("a", "e11.9", 0.91),
+        _p("a", "r52", 0.15),
+        _p("b", "j18.9", 0.12),
+    ]
     gold = {"a": ["I10", "R52"], "b": ["N39.0"]}
     bins = reliability(preds, gold, "D")
     assert [(b.low, b.count) for b in bins] == [(0.1, 2), (0.9, 2)]

@@ -34,7 +34,9 @@ def test_headers_and_numbered_lists(nlp: Language) -> None:
 
 
 def test_full_stops_and_abbreviations(nlp: Language) -> None:
-    text = "Seen by Dr. Smith on 3.5.2019. He has pneumonia. Pt. denies pain. Given 2.5 mg. No fever!"
+    text = (
+        "Seen by Dr. Smith on 3.5.2019. He has pneumonia. Pt. denies pain. Given 2.5 mg. No fever!"
+    )
     assert sentences(nlp, text) == [
         "Seen by Dr. Smith on 3.5.2019.",
         "He has pneumonia.",
