@@ -94,12 +94,18 @@ def _lexicon(diabetes: list[tuple[str, float]], fall: list[tuple[str, float]]) -
     def entries(codes: list[tuple[str, float]]) -> tuple[LexiconEntry, ...]:
         return tuple(LexiconEntry(System.ICD10CM, code, conf, "train") for code, conf in codes)
 
-    phrases = {"type 2 diabetes": entries(diabetes), "fall": entries(fall)}
+    # a phrase no code title states, so the scores follow the lexicon, not the title matcher
+    phrases = {"glucose trouble": entries(diabetes), "fall": entries(fall)}
     return Lexicon({k: v for k, v in phrases.items() if v}, {})
 
 
 GOOD = _lexicon([("E1165", 0.9), ("E119", 0.5)], [("W19XXXA", 0.8)])
 DEGRADED = _lexicon([("E119", 0.9)], [])
+
+
+# Long enough that the short-note sources (stated titles, the stated floor) stay out of it: the
+# scores here follow the lexicon alone.
+_PAD = " Seen in clinic today." * 30
 
 
 def _record(note_id: int, external_id: str, text: str | None, codes: list[str]) -> NoteRecord:
@@ -149,15 +155,15 @@ def sets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("sets")
     texts = root / "codiesp" / "dev" / "text_files_en"
     texts.mkdir(parents=True)
-    (texts / "d1.txt").write_text("Type 2 diabetes with hyperglycemia.\n", encoding="utf-8")
-    (texts / "d2.txt").write_text("Type 2 diabetes.\n", encoding="utf-8")
+    (texts / "d1.txt").write_text(f"Glucose trouble with thirst.{_PAD}\n", encoding="utf-8")
+    (texts / "d2.txt").write_text(f"Glucose trouble.{_PAD}\n", encoding="utf-8")
     (root / "codiesp" / "dev" / "devD.tsv").write_text("d1\te11.65\nd2\te11.9\n", encoding="utf-8")
     (root / "codiesp" / "dev" / "devP.tsv").write_text("", encoding="utf-8")
     records = [
-        _record(1, HOLDOUT[0], "Type 2 diabetes with hyperglycemia.", ["E11.65"]),
-        _record(2, HOLDOUT[1], "The patient had a fall.", ["W19.XXXA"]),
+        _record(1, HOLDOUT[0], f"Glucose trouble with thirst.{_PAD}", ["E11.65"]),
+        _record(2, HOLDOUT[1], f"The patient had a fall.{_PAD}", ["W19.XXXA"]),
         _record(3, HOLDOUT[2], None, ["I10"]),  # exported without text: skipped, counted
-        _record(4, TRAINING, "Type 2 diabetes.", ["E11.9"]),  # trains: never scored
+        _record(4, TRAINING, f"Glucose trouble.{_PAD}", ["E11.9"]),  # trains: never scored
     ]
     audited = root / "decisions.jsonl"
     audited.write_text("".join(r.to_json() + "\n" for r in records), encoding="utf-8")
