@@ -76,7 +76,6 @@ DEFAULT_BIENCODER = MODELS_DIR / "biencoder"
 LEXICON_FILE = DEFAULT_LEXICON.name
 PRIORS_FILE = DEFAULT_PRIORS.name
 Setting = Literal["inpatient", "outpatient"]
-_NEGATIONS = frozenset({"no", "not", "denies", "denied", "without", "negative", "never", "free"})
 
 
 class CodingInputError(CacError):
@@ -90,6 +89,8 @@ class NoteAnalysis:
     mentions: list[Mention]
     candidates: dict[tuple[System, str], CodeCandidate]
     note: NoteContext
+    # spans that feed the ranker but are never evidence: assertion cue words only ("had no")
+    cue_spans: frozenset[tuple[int, int]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,12 @@ class Coder:
             raise CodingInputError("the note contains NUL bytes; send plain text")
         analysis = self.analyse(text, setting)
         suggestions = suggest(
-            self._by_system(analysis), self.ranker, text, setting, self.stated_confidence
+            self._by_system(analysis),
+            self.ranker,
+            text,
+            setting,
+            self.stated_confidence,
+            not_evidence=analysis.cue_spans,
         )
         if self.conventions is not None:
             suggestions = self.conventions.apply(suggestions, text)
@@ -259,19 +265,32 @@ class Coder:
         """Mentions and every candidate code with its supports, before scoring (``code`` minus
         the ranking; the ranker's training reads its features from here)."""
         parsed = self.annotator.parse(text)
-        matches = [
-            m for m in self.lexicon.find(tokenize(text), text) if not self._cue_only(m.phrase)
-        ]
+        found = list(self.lexicon.find(tokenize(text), text))
+        # A span of cue words only ("had no", "no history") would hide its negation from
+        # ConText: it is asserted apart, and it is never evidence; the ranker still reads it
+        # (it was trained with it; dropping it cost 0.006 D MAP on CodiEsp dev).
+        cues = [m for m in found if self._cue_only(m.phrase)]
+        matches = [m for m in found if not self._cue_only(m.phrase)]
         matches += self.sources.abbreviations(parsed, matches)
-        tagged = self.tagged_spans(text)
-        matches += self.sources.searched(tagged, matches, text)
-        matches += self.sources.dense_hits(tagged, text)
+        everything = self.tagged_spans(text)
+        tagged = [t for t in everything if not self._cue_only(text[t[0] : t[1]])]
+        cue_tagged = {(s, e) for s, e, _ in everything} - {(s, e) for s, e, _ in tagged}
+        matches += self.sources.searched(everything, matches, text)
+        matches += self.sources.dense_hits(everything, text)
         labelled = {(s, e, label) for s, e, label in tagged}
         for m in matches:
+            if (m.start, m.end) in cue_tagged:
+                continue
             if m.entries and not m.entries[0].source.startswith("search"):
                 labelled.update((m.start, m.end, mention_label(e.system)) for e in m.entries)
-        spans = sorted({(m.start, m.end) for m in matches} | {(s, e) for s, e, _ in labelled})
+        spans = sorted(
+            ({(m.start, m.end) for m in matches} - cue_tagged) | {(s, e) for s, e, _ in labelled}
+        )
         asserted = {(a.start, a.end): a for a in self.annotator.annotate(parsed, spans)}
+        cue_spans = (frozenset((m.start, m.end) for m in cues) | cue_tagged) - set(asserted)
+        for a in self.annotator.annotate(parsed, sorted(cue_spans)):
+            asserted[(a.start, a.end)] = a
+        matches += cues
         if self.stated_titles is not None and len(text) < SHORT_NOTE_CHARS:
             # asserted on their own: a title span holding a cue ("s/p", "family history of")
             # would hide it from the mentions it modifies
@@ -291,8 +310,8 @@ class Coder:
             denied = self.assembler.denied(matches, asserted, setting, text)
             self.assembler.add_voted(candidates, votes, denied)
         titles = self.titles.columns(text, candidates)
-        note = NoteContext(len(text), frozenset(tagged), votes, titles)
-        return NoteAnalysis(mentions, candidates, note)
+        note = NoteContext(len(text), frozenset(everything), votes, titles)
+        return NoteAnalysis(mentions, candidates, note, cue_spans)
 
     def features(self, analysis: NoteAnalysis) -> dict[System, tuple[list[CodeCandidate], Any]]:
         """Per system: the note's candidates and their feature rows (:mod:`cac.ranking`)."""
@@ -327,18 +346,14 @@ class Coder:
         return found
 
     def _cue_only(self, span: str) -> bool:
-        """Whether a span is only assertion cue words with a negation among them ("No
-        history"): as a mention it would hide the negation from ConText. (Dropping every
-        cue-only span, "history" included, cost 0.008 D MAP on CodiEsp dev.)"""
+        """Whether a span is only assertion cue words ("No history", "healed", "history"): as
+        a mention it would hide its cue from ConText, so it is asserted apart and never
+        evidence. (Dropping such spans outright cost 0.008 D MAP on CodiEsp dev.)"""
         if self._cues is None:
             self._cues = self.annotator.cue_phrases()
             self._cue_words = {w for cue in self._cues for w in cue.split()}
         words = normalize_phrase(span)
-        return (
-            bool(words)
-            and all(w in self._cue_words for w in words)
-            and any(w in _NEGATIONS for w in words)
-        )
+        return bool(words) and all(w in self._cue_words for w in words)
 
     def tagged_spans(self, text: str) -> list[tuple[int, int, str]]:
         """Tagger spans, less those that are only an assertion cue ("s/p", "history"): a cue
@@ -348,8 +363,6 @@ class Coder:
         out = []
         for start, end, label in self.tagger.predict(text):
             words = normalize_phrase(text[start:end])
-            if self._cue_only(text[start:end]):
-                continue
             if sum(c.isalnum() for c in text[start:end]) >= 2 and " ".join(words) not in (
                 self._cues or ()
             ):

@@ -55,6 +55,9 @@ AGGREGATION = "max"
 _OWN_ASSERTIONS = {
     "family": (("Z80", "Z84"),),
     "historical": (("Z85", "Z87"), ("Z92", "Z92"), ("Z95", "Z99")),
+    # an inconclusive HIV test (I.C.1.a.2.e) and a suspected exposure (I.C.21.c.1) are the
+    # uncertainty itself
+    "possible": (("R75", "R75"), ("Z20", "Z20")),
 }
 
 
@@ -65,13 +68,22 @@ def _states_its_own(code: str, assertion: str) -> bool:
     return any(a <= category <= b for a, b in _OWN_ASSERTIONS.get(assertion, ()))
 
 
-# HIV disease is coded only when confirmed, inpatient too (I.C.1.a.1.a), the exception to the
-# uncertain-diagnosis rule of II.H / III.C.
+# HIV disease (I.C.1.a.1.a) and COVID-19 (I.C.1.g.1.a) are coded only when confirmed,
+# inpatient too: the exceptions to the uncertain-diagnosis rule of II.H / III.C.
 _CONFIRMED_ONLY = frozenset({"B20", "Z21"})
+_CONFIRMED_ONLY_CODES = frozenset({"U071"})
+
+
+def _healed_not_coded(system: System, code: str) -> bool:
+    """A healed pressure ulcer is not coded (I.C.12.a.4)."""
+    return system is System.ICD10CM and code.replace(".", "").upper()[:3] == "L89"
 
 
 def _confirmed_only(system: System, code: str) -> bool:
-    return system is System.ICD10CM and code.replace(".", "").upper()[:3] in _CONFIRMED_ONLY
+    normal = code.replace(".", "").upper()
+    return system is System.ICD10CM and (
+        normal[:3] in _CONFIRMED_ONLY or normal in _CONFIRMED_ONLY_CODES
+    )
 
 
 class CandidateAssembler:
@@ -134,10 +146,12 @@ class CandidateAssembler:
         system, code = target
         if assertion in ("negated", "hypothetical"):
             return None
-        if assertion == "possible" and (setting == "outpatient" or _confirmed_only(system, code)):
-            return None
         if system is System.ICD10CM and _states_its_own(code, assertion):
             return target  # "family history of ..." -> Z80.0, "history of ..." -> Z86.718
+        if assertion == "possible" and (setting == "outpatient" or _confirmed_only(system, code)):
+            return None
+        if assertion == "historical" and _healed_not_coded(system, code):
+            return None
         if assertion == "family":
             family = family_history_code(code) if system is System.ICD10CM else None
             return (System.ICD10CM, family) if family else None

@@ -32,7 +32,7 @@ Setting = Literal["inpatient", "outpatient"]
 SHOW_THRESHOLDS = {System.ICD10CM: 0.30, System.ICD10PCS: 0.25}
 DEFAULT_SHOW_THRESHOLD = 0.30
 SHORT_NOTE_CHARS = 600
-STATED_SOURCES = frozenset({"kb", "train"})
+STATED_SOURCES = frozenset({"kb", "train", "title"})
 STATED_FILE = Path(__file__).parent.parent.parent / "models" / "stated_precision.json"
 # Used when models/stated_precision.json is absent (its value on 120 train notes).
 DEFAULT_STATED_CONFIDENCE = 0.64
@@ -75,9 +75,21 @@ def short_note_floor(
         return confidence
     if not any(s.source in STATED_SOURCES for s in candidate.supports):
         return confidence
-    if note.states(record_requirements(record)) is None:
+    if note.states(record_requirements(record)) is None and not _history_of_stated(
+        candidate, record
+    ):
         return confidence
     return floor
+
+
+def _history_of_stated(candidate: CodeCandidate, record: CodeRecord) -> bool:
+    """A history code (Z80-Z87) made from a stated condition the note places in the past or
+    in a relative ("colon cancer resected years ago" -> Z85.038): its own title is not said."""
+    return (
+        record.system is System.ICD10CM
+        and "Z80" <= record.code[:3] <= "Z87"
+        and bool(candidate.assertions & {"historical", "family"})
+    )
 
 
 def why_shown(
@@ -118,10 +130,12 @@ def suggest(
     text: str,
     setting: Setting,
     stated: float,
+    not_evidence: frozenset[tuple[int, int]] = frozenset(),
 ) -> list[Suggestion]:
     """Every candidate as a suggestion with its confidence (the ranker's calibrated
     probability, else the best weighted support), ``shown`` at or above its system's
-    threshold, ranked per system by confidence."""
+    threshold, ranked per system by confidence. Spans in ``not_evidence`` are never a
+    suggestion's evidence."""
     suggestions = []
     note = NoteStatements(text) if len(text) < SHORT_NOTE_CHARS else None
     for system, (candidates, records, rows) in per_system.items():
@@ -137,7 +151,7 @@ def suggest(
             if record is None:
                 continue
             confidence = short_note_floor(text, candidate, record, confidence, stated, note)
-            spans = sorted({(s.start, s.end) for s in candidate.supports})
+            spans = sorted({(s.start, s.end) for s in candidate.supports} - not_evidence)
             shown = confidence >= threshold
             assertion = summary(candidate.assertions)
             suggestions.append(

@@ -92,12 +92,22 @@ def build_nlp() -> Language:
             "input_span_type": "group",
             "span_group_name": SPAN_GROUP,
             "prune_on_target_overlap": True,
+            "rules": None,
         },
     )
     rules = resources.files("cac.nlp") / "data" / "context_rules.json"
     from medspacy.context import ConTextRule
 
-    context.add(ConTextRule.from_json(str(rules)))  # type: ignore[attr-defined]
+    ours = ConTextRule.from_json(str(rules))
+    # Our rule for a phrase replaces medspaCy's: on a tie the first-loaded wins, and "ruled out"
+    # after its target ("Pulmonary embolism ruled out") must look backward.
+    literals = {r.literal.lower() for r in ours}
+    defaults = [
+        r
+        for r in ConTextRule.from_json(context.DEFAULT_RULES_FILEPATH)  # type: ignore[attr-defined]
+        if r.literal.lower() not in literals
+    ]
+    context.add(defaults + ours)  # type: ignore[attr-defined]
     return nlp
 
 

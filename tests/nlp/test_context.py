@@ -22,6 +22,13 @@ def annotator() -> AssertionAnnotator:
         ("History of kidney stones.", "kidney stones", "historical"),
         ("s/p lap chole", "lap chole", "historical"),
         ("Patient presents with pneumonia.", "pneumonia", "present"),
+        # our rule replaces medspaCy's forward-only "ruled out"
+        ("Pulmonary embolism ruled out by CT angiogram.", "Pulmonary embolism", "negated"),
+        ("We ruled out pneumonia.", "pneumonia", "negated"),
+        ("Sacral pressure ulcer, completely healed.", "Sacral pressure ulcer", "historical"),
+        ("Colon cancer resected three years ago.", "Colon cancer", "historical"),
+        ("Colon cancer resected today.", "Colon cancer", "present"),
+        ("Inconclusive HIV serology.", "HIV", "possible"),
         (
             "Type 2 diabetes mellitus without complications.",
             "Type 2 diabetes mellitus without complications",
