@@ -23,7 +23,7 @@ _TEMPLATE = re.compile(r"^(\{1\}|[A-Z][0-9][0-9A-Z])(\.[0-9A-Z]{1,4})?$")
 @dataclass(frozen=True, slots=True)
 class Slot:
     """One condition of a row: a shown code matching ``codes``; the note stating ``words``;
-    or (``absent``) no shown code matching ``codes``."""
+    or (``absent``) no shown code matching ``codes`` / no sentence stating ``words``."""
 
     codes: tuple[CodePattern, ...] = ()
     words: frozenset[str] = frozenset()
@@ -53,10 +53,11 @@ class Combination:
 def _slot(text: str) -> Slot:
     text = text.strip()
     if text.startswith("~"):
-        words = content_stems(text[1:])
+        absent = text.startswith("~!")
+        words = content_stems(text[2:] if absent else text[1:])
         if not words:
             raise ValueError(f"slot {text!r} names no words")
-        return Slot(words=words)
+        return Slot(words=words, absent=absent)
     if text.startswith("!"):
         return Slot(codes=parse_patterns(text[1:]), absent=True)
     return Slot(codes=parse_patterns(text))
@@ -93,7 +94,7 @@ def fill(
     found: list[str] = []
     for slot in rule.slots:
         if slot.words:
-            if not states(slot.words):
+            if states(slot.words) == slot.absent:
                 return None
             continue
         matching = [c for c in shown if any_match(slot.codes, c)]

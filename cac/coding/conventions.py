@@ -29,10 +29,11 @@ naming the rule, the section and the displacing code, so a coder restores it wit
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field, replace
 
 from cac.codesets.records import CodeRecord, System, normalize_code
-from cac.coding import axes, combinations, excludes, integral, specificity
+from cac.coding import axes, combinations, companions, excludes, integral, specificity
 from cac.coding.notes import TabularNotes
 from cac.coding.records import Evidence, RuleCitation, Suggestion, Suppression
 from cac.coding.rules import any_match
@@ -45,8 +46,11 @@ BILLABLE_RULE = "billable"
 BILLABLE_SECTION = {System.ICD10PCS: "PCS.A.1"}
 DEFAULT_BILLABLE_SECTION = "I.B.2"
 SEQUENCING_RULE = "sequencing.code_first"
+DENIED_RULE = "assertion.denied"
 SEQUENCING_SECTION = "I.A.13"
 ALTERNATIVES = 20
+# The note documents that conditions are not linked: the "with" presumption does not hold.
+_UNRELATED = re.compile(r"\b(not related to|unrelated to|not due to|not caused by)\b", re.I)
 # Rules whose codes a coder would keep over a plain ranked code of the same axis.
 _MADE = ("specificity.", "combination.")
 
@@ -136,9 +140,11 @@ class Conventions:
                 self._read(e, note)
             self._unstated(slate, note)
             self._unsupported(slate, note)
+            self._denied(slate, note)
             self._axes(slate)  # the stated stage before "with" picks I12.0 or I12.9
             self._combinations(slate, note)
             self._integral(slate)
+            self._companions(slate)
             self._unspecified(slate)
             self._subsumed(slate)
             self._axes(slate)
@@ -204,8 +210,16 @@ class Conventions:
                 if e.record.system is System.ICD10CM and e.evidence and e.code[:1] != "Z"
             }
         )
-        for e in slate.shown(System.ICD10CM):
-            found = self.specificity.refine(e.record, note, categories)
+        shown = slate.shown(System.ICD10CM)
+        for e in shown:
+            self._read(e, note)
+        for e in shown:
+            taken = [
+                o.stated_span
+                for o in shown
+                if o is not e and o.stated_span is not None and o.code[:3] != e.code[:3]
+            ]
+            found = self.specificity.refine(e.record, note, categories, taken)
             if found is None:
                 continue
             record, (start, end) = found
@@ -219,13 +233,19 @@ class Conventions:
             kept = slate.show(record, e, e.confidence, evidence, rule)
             self._read(kept, note)
             kept.stated = True
-            if record.code[:3] != e.code[:3] and self._paired(kept, e):
+            own_words = e.stated_span is not None and not (
+                start <= e.stated_span[0] and e.stated_span[1] <= end
+            )
+            if record.code[:3] != e.code[:3] and (
+                self._paired(kept, e) or (own_words and self._coded_also(kept, e))
+            ):
                 # another category's code that asks for this one too (I11.0 with I50.9)
                 e.rationale.append(
                     RuleCitation(
                         "pairing.use_additional",
                         SEQUENCING_SECTION,
-                        f"kept beside {record.display}: a code-first / use-additional pair",
+                        f"kept beside {record.display}: the tabular notes pair them "
+                        "(code first, use additional or code also)",
                     )
                 )
                 continue
@@ -289,6 +309,11 @@ class Conventions:
 
     # 3. combination codes and the "with" presumption
     def _combinations(self, slate: _Slate, note: NoteStatements) -> None:
+        unlinked = [
+            (s.start, s.end)
+            for s in note.sentences
+            if _UNRELATED.search(note.text, s.start, s.end) is not None
+        ]
         for rule in self.combinations:
             shown = slate.shown(System.ICD10CM)
             codes = [e.code for e in shown]
@@ -303,6 +328,8 @@ class Conventions:
             components = [p for p in parts if p is not None]
             if not components or any(p.code == target for p in components):
                 continue
+            if _documented_apart(components, unlinked):
+                continue  # "CKD, not due to the hypertension": no presumed link (I.A.15)
             citation = RuleCitation(f"combination.{rule.id}", rule.section, rule.detail)
             confidence = min(p.confidence for p in components)
             evidence = tuple(
@@ -345,6 +372,17 @@ class Conventions:
                     rule.detail,
                 ),
             )
+            codes.remove(e.code)
+
+    # 4b. codes shown only beside a companion
+    def _companions(self, slate: _Slate) -> None:
+        shown = slate.shown(System.ICD10CM)
+        codes = [e.code for e in shown]
+        for e in shown:
+            rule = companions.unaccompanied(e.code, codes)
+            if rule is None:
+                continue
+            slate.suppress(e, Suppression(f"companion.{rule.id}", rule.section, None, rule.detail))
             codes.remove(e.code)
 
     # 5. unspecified beside specific
@@ -470,6 +508,17 @@ class Conventions:
         """Whether the tabular notes pair ``a`` and ``b`` (code first / use additional)."""
         return self._first(a, b) or self._first(b, a)
 
+    def _coded_also(self, a: _Entry, b: _Entry) -> bool:
+        """Whether a "code also" note of ``a`` or ``b`` names the other (I16.0 "code also any
+        identified hypertensive disease" keeps I10 beside it)."""
+        if a.record.system is not System.ICD10CM or b.record.system is not System.ICD10CM:
+            return False
+        if a.code[:3] == b.code[:3]:
+            return False
+        return any_match(self.notes.references(a.code, "code_also"), b.code) or any_match(
+            self.notes.references(b.code, "code_also"), a.code
+        )
+
     # a combination code the note gives no ground for
     def _unsupported(self, slate: _Slate, note: NoteStatements) -> None:
         """A shown combination code (a target of ``combinations.tsv``) that the note does not
@@ -493,6 +542,29 @@ class Conventions:
                     f"{e.record.display} combines conditions the note does not state ({rule.id})",
                 ),
             )
+
+    def _denied(self, slate: _Slate, note: NoteStatements) -> None:
+        """A shown code the note does not state, every title of which needs a word the note
+        only ever denies ("no rejection" for T86.11), is kept back: the documentation says the
+        condition is absent (I.A.19)."""
+        denied = frozenset().union(*(s.negated for s in note.sentences)) - note.all_stems
+        if not denied:
+            return
+        for e in slate.shown(System.ICD10CM):
+            if e.stated or e.made:
+                continue
+            own = [r for r in record_requirements(e.record) if not r.residual]
+            if own and all(r.need & denied for r in own):
+                word = sorted(set().union(*(r.need & denied for r in own)))[0]
+                slate.suppress(
+                    e,
+                    Suppression(
+                        DENIED_RULE,
+                        "I.A.19",
+                        None,
+                        f"the note denies what {e.record.display} names ({word!r})",
+                    ),
+                )
 
     def _first(self, a: _Entry, b: _Entry) -> bool:
         """Whether ``a`` is to be sequenced before ``b`` (b says "code first" a, or a says
@@ -600,3 +672,14 @@ class _Slate:
             queue = iter(shown)
             out.extend((next(queue) if e.shown else e).freeze() for e in ranked)
         return out
+
+
+def _documented_apart(components: list[_Entry], unlinked: list[tuple[int, int]]) -> bool:
+    """Whether a sentence that says one condition is "not related to" / "not due to" another
+    holds the evidence of a component of the combination."""
+    return any(
+        start <= v.start and v.end <= end
+        for start, end in unlinked
+        for p in components
+        for v in p.evidence
+    )

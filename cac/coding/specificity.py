@@ -41,10 +41,28 @@ def unspecified_beside_specific(
         if a.system is not System.ICD10CM or not is_unspecified(a):
             continue
         for b in records:
-            if b.code != a.code and b.code[:3] == a.code[:3] and not is_unspecified(b):
+            if b.code != a.code and _refines(a.code, b.code) and not is_unspecified(b):
                 out.append((a, b))
                 break
     return out
+
+
+def _refines(unspecified: str, specific: str) -> bool:
+    """Whether ``specific`` says more on the axis ``unspecified`` leaves open: the category's
+    residual (its 4th character 9, or a 3-character code: E11.9, R05.9) against any code of the
+    category, a subcategory's unspecified code (E11.319) only against its own subcategory
+    (E11.311, not E11.21: a second complication is its own code, I.C.4.a)."""
+    a, b = unspecified.replace(".", ""), specific.replace(".", "")
+    if a[:3] != b[:3]:
+        return False
+    return len(a) <= 3 or a[3] == "9" or a[:4] == b[:4]
+
+
+def _crosses(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether spans ``a`` and ``b`` overlap without either holding the other."""
+    overlap = a[0] < b[1] and b[0] < a[1]
+    nested = (a[0] <= b[0] and b[1] <= a[1]) or (b[0] <= a[0] and a[1] <= b[1])
+    return overlap and not nested
 
 
 class Specificity:
@@ -68,12 +86,19 @@ class Specificity:
         return self._categories[key]
 
     def refine(
-        self, record: CodeRecord, note: NoteStatements, categories: Iterable[str] = ()
+        self,
+        record: CodeRecord,
+        note: NoteStatements,
+        categories: Iterable[str] = (),
+        taken: Iterable[tuple[int, int]] = (),
     ) -> tuple[CodeRecord, tuple[int, int]] | None:
         """The most specific code that refines ``record`` and that the note states, with the
         span that states it; None when the note says no more. The codes searched are those of
         ``record``'s category and of ``categories`` (the note's other candidates': "chronic
-        cholecystitis with cholelithiasis" refines K81.1 to K80.10)."""
+        cholecystitis with cholelithiasis" refines K81.1 to K80.10). A span that crosses into
+        one of ``taken`` (the words stating another shown code) borrows that code's words and
+        states nothing: "heart failure and end stage renal disease" is not I50.84."""
+        taken = list(taken)
         own = record_requirements(record)
         if not own or note.states(own) is None:
             return None
@@ -93,6 +118,8 @@ class Specificity:
             if stated is None:
                 continue
             weight, start, end = stated
+            if any(_crosses((start, end), t) for t in taken):
+                continue
             key = (other.code[:3] == record.code[:3], weight)
             if best is None or key > best[0] or (key == best[0] and other.code < best[1].code):
                 best = (key, other, (start, end))

@@ -14,6 +14,7 @@ match it. The index is built on first use (about 5 s for the FY2026 code set) an
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ SOURCE = "title"
 MIN_STEMS = 1
 # At most this many codes per sentence (the most specific first).
 PER_SENTENCE = 8
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class StatedTitles:
                     other != code and req.need < more.need for other, (more, _) in found.items()
                 )
             ]
+            kept = _uncrossed(kept, note.text)
             kept.sort(key=lambda h: (-h.weight, h.code))
             out += kept[:PER_SENTENCE]
         return out
@@ -103,6 +106,30 @@ class StatedTitles:
         ]
 
 
+def _uncrossed(hits: list[StatedCode], text: str) -> list[StatedCode]:
+    """``hits`` less those whose span crosses a tighter one: "heart failure and end stage renal
+    disease" states N18.6 in four words, not I50.84 "End stage heart failure" by borrowing
+    them. Tightness is the stated words over all the span's words."""
+
+    def tight(h: StatedCode) -> float:
+        return h.weight / max(len(_WORD.findall(text[h.start : h.end])), 1)
+
+    return [
+        h
+        for h in hits
+        if not any(
+            _crosses((h.start, h.end), (o.start, o.end)) and tight(o) > tight(h) for o in hits
+        )
+    ]
+
+
+def _crosses(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether spans ``a`` and ``b`` overlap without either holding the other."""
+    overlap = a[0] < b[1] and b[0] < a[1]
+    nested = (a[0] <= b[0] and b[1] <= a[1]) or (b[0] <= a[0] and a[1] <= b[1])
+    return overlap and not nested
+
+
 def _states(sentence: Sentence, req: TitleRequirement) -> bool:
     return (
         req.need <= sentence.stems
@@ -114,5 +141,5 @@ def _states(sentence: Sentence, req: TitleRequirement) -> bool:
 
 
 def _hit(sentence: Sentence, code: str, req: TitleRequirement) -> StatedCode:
-    offsets = [sentence.where[s] for s in req.need]
-    return StatedCode(code, min(o[0] for o in offsets), max(o[1] for o in offsets), req.weight)
+    start, end = sentence.span(req.need)
+    return StatedCode(code, start, end, req.weight)

@@ -28,6 +28,7 @@ A word preceded closely by "no", "without", "denies" or "negative for" does not 
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -46,6 +47,7 @@ _UNSPECIFIED_AXIS = re.compile(
     r"\bunspecified (?:ligament|organism|site|part|type|degree|stage|bone|level|side|lobe|"
     r"muscle|tendon|joint|region|cause|agent|substance)(?= of\b|\s*,|\s*$)"
 )
+_SITE_AFTER_OF = re.compile(r" of (?:left|right|unspecified|upper|lower|bilateral)\b")
 _EITHER = re.compile(r"\b([a-z]+) or ([a-z]+)\b(?! [a-z]+ (?:disease|neoplasm))")
 _NOT_SPECIFIED = re.compile(r"\bnot specified as ([a-z ]+)")
 # (title head stem, default word stem, the stem that documents the other value): I.C.19.c.1
@@ -65,11 +67,18 @@ _STOP = frozenset(
 # Words whose negation a few words earlier means the note does not state what follows.
 _NEGATORS = frozenset({"no", "without", "denies", "denied", "negative", "not", "nor"})
 _NEGATION_REACH = 3
+_SPAN_CHOICES = 256  # stem sayings combined when looking for the tightest span
+_INITIAL = re.compile(r"\b([A-Za-z])\.(?= [a-z])")
 _DNR = ["do", "not", "resuscitate"]  # a status, not a negation
+# "not related to X", "not due to X": X is denied as the cause, its words as well
+_UNLINKED = frozenset({("related", "to"), ("due", "to"), ("caused", "by"), ("secondary", "to")})
 
 
 def stem(word: str) -> str:
-    """A crude stem: the first characters, plurals folded ("stages" ~ "stage")."""
+    """A crude stem: the first characters, plurals folded ("stages" ~ "stage"); a Latin
+    genitive keeps its ending ("pneumoniae" is not "pneumonia")."""
+    if len(word) > STEM and word.endswith("ae"):
+        return word[: STEM - 2] + "ae"
     if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
         word = word[:-1]
     return word[:STEM]
@@ -127,7 +136,7 @@ def requirement(title: str) -> TitleRequirement:
         without = i > 0 and "without" in parts[i - 1]
         # a comma ends a "without" clause: "Migraine without aura, intractable, ..."
         chunks = parts[i].split(",")
-        if without and " of " in chunks[0]:  # "without foreign body of left forearm"
+        if without and _SITE_AFTER_OF.search(chunks[0]):  # "without foreign body of left forearm"
             absent_part, _, rest = chunks[0].partition(" of ")
             chunks[0:1] = [absent_part, rest]
         for j, chunk in enumerate(chunks):
@@ -209,8 +218,22 @@ class Sentence:
     stems: frozenset[str]
     negated: frozenset[str]  # stems the sentence says are absent ("no", "without" shortly before)
     pairs: frozenset[tuple[str, str]]  # adjacent (word, number) stems
-    # first offset of each stem, for evidence spans
-    where: dict[str, tuple[int, int]]
+    # the offsets of each stem's sayings, for evidence spans
+    where: dict[str, tuple[tuple[int, int], ...]]
+
+    def span(self, stems: Iterable[str]) -> tuple[int, int]:
+        """The tightest span holding one saying of each of ``stems`` ("CKD stage 2 in a kidney
+        transplant recipient": N18.2 is "CKD stage 2", not "CKD stage 2 in a kidney")."""
+        choices = [self.where[s] for s in stems]
+        if math.prod(len(c) for c in choices) > _SPAN_CHOICES:
+            choices = [c[:1] for c in choices]
+        best: tuple[int, int] | None = None
+        for pick in itertools.product(*choices):
+            found = (min(o[0] for o in pick), max(o[1] for o in pick))
+            if best is None or found[1] - found[0] < best[1] - best[0]:
+                best = found
+        assert best is not None
+        return best
 
 
 class NoteStatements:
@@ -218,7 +241,9 @@ class NoteStatements:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.sentences = [self._sentence(m.start(), m.end()) for m in _spans(text)]
+        # "E. coli": a single letter's period ends no sentence (same length, same offsets)
+        masked = _INITIAL.sub(r"\1 ", text)
+        self.sentences = [self._sentence(m.start(), m.end()) for m in _spans(masked)]
         self.all_stems: frozenset[str] = frozenset().union(*(s.stems for s in self.sentences))
 
     def _sentence(self, start: int, end: int) -> Sentence:
@@ -228,13 +253,13 @@ class NoteStatements:
         ]
         stems: set[str] = set()
         negated: set[str] = set()
-        where: dict[str, tuple[int, int]] = {}
+        where: dict[str, list[tuple[int, int]]] = {}
         norms = [w for w, _, _ in words]
         denied = _denied(norms)
         for i, (word, s, e) in enumerate(words):
             key = stem(word)
             (negated if denied[i] else stems).add(key)
-            where.setdefault(key, (s, e))
+            where.setdefault(key, []).append((s, e))
         for short, long in expansions():
             n = len(short)
             for i in range(len(norms) - n + 1):
@@ -243,7 +268,7 @@ class NoteStatements:
                     for word in long:
                         key = stem(word)
                         (negated if denied[i] else stems).add(key)
-                        where.setdefault(key, span)
+                        where.setdefault(key, []).append(span)
         keys = [stem(w) for w in norms]
         pairs = {(a, b) for a, b in itertools.pairwise(keys) if _numbered(b)}
         for short, long in expansions():
@@ -258,7 +283,12 @@ class NoteStatements:
                             (a, b) for a, b in itertools.pairwise(expanded) if _numbered(b)
                         )
         return Sentence(
-            start, end, frozenset(stems - negated), frozenset(negated), frozenset(pairs), where
+            start,
+            end,
+            frozenset(stems - negated),
+            frozenset(negated),
+            frozenset(pairs),
+            {k: tuple(v) for k, v in where.items()},
         )
 
     def states(self, requirements: Iterable[TitleRequirement]) -> tuple[int, int, int] | None:
@@ -284,8 +314,7 @@ class NoteStatements:
                     continue
                 if not all(group & sentence.stems for group in req.either):
                     continue
-                offsets = [sentence.where[s] for s in req.need]
-                found = (req, min(o[0] for o in offsets), max(o[1] for o in offsets))
+                found = (req, *sentence.span(req.need))
                 if best is None or req.weight > best[0].weight:
                     best = found
                 break
@@ -303,6 +332,10 @@ def _denied(words: list[str]) -> list[bool]:
     for i, word in enumerate(words):
         if word in _NEGATORS and not (word == "not" and words[i - 1 : i + 2] == _DNR):
             last = i
+            if tuple(words[i + 1 : i + 3]) in _UNLINKED:  # "not related to the hypertension"
+                last = i + 2
+        elif word == "unrelated" and words[i + 1 : i + 2] == ["to"]:
+            last = i + 1
         out.append(0 < i - last <= _NEGATION_REACH)
     return out
 

@@ -4,6 +4,7 @@ knowledge base, hand-made suggestions, so each rule is seen without the ranker).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -139,3 +140,66 @@ def test_nothing_is_lost(stage: Conventions, real_kb: KnowledgeBase) -> None:
         assert s.shown == (s.suppressed_by is None) or not s.shown
         if s.shown:
             assert s.rationale, s.code
+
+
+def test_bmi_and_organism_codes_need_their_companion(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    text = "BMI 32 recorded by the dietitian."
+    out = stage.apply(cut(real_kb, text, "Z68.32"), text)
+    assert shown(out) == []
+    assert by_code(out)["Z68.32"].suppressed_by.rule == "companion.bmi_with_weight_diagnosis"  # type: ignore[union-attr]
+    text = "Obesity, BMI 32."
+    assert set(shown(stage.apply(cut(real_kb, text, "E66.9", "Z68.32"), text))) == {
+        "E66.9",
+        "Z68.32",
+    }
+    text = "MRSA."
+    out = stage.apply(cut(real_kb, text, "B95.62"), text)
+    assert by_code(out)["B95.62"].suppressed_by.section == "I.C.1.b"  # type: ignore[union-attr]
+
+
+def test_a_code_naming_what_the_note_denies_is_kept_back(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    text = "Kidney transplant recipient, graft functioning well, no rejection."
+    out = stage.apply(cut(real_kb, text, "Z94.0", "T86.11"), text)
+    assert shown(out) == ["Z94.0"]
+    assert by_code(out)["T86.11"].suppressed_by.rule == "assertion.denied"  # type: ignore[union-attr]
+
+
+def test_temporary_insulin_is_not_long_term_use(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    text = "Type 2 diabetes. Insulin given temporarily during this admission only."
+    assert "Z79.4" not in shown(stage.apply(cut(real_kb, text, "E11.9"), text))
+    text = "Type 2 diabetes on insulin."
+    assert "Z79.4" in shown(stage.apply(cut(real_kb, text, "E11.9"), text))
+
+
+def test_code_also_keeps_the_other_code_with_its_own_words(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    text = "Hypertensive urgency in a patient with essential hypertension."
+    out = stage.apply(cut(real_kb, text, "I10", "I16.9"), text)
+    assert set(shown(out)) == {"I10", "I16.0"}
+    text = "Aspiration pneumonia."  # J18's "code also J69" does not keep J18.9 on J69.0's words
+    assert shown(stage.apply(cut(real_kb, text, "J69.0", "J18.9"), text)) == ["J69.0"]
+
+
+def test_documented_as_unrelated_the_link_is_not_presumed(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    def at(text: str, *codes: tuple[str, str]) -> list[Suggestion]:
+        out = cut(real_kb, text, *(c for c, _ in codes))
+        return [
+            replace(s, evidence=(Evidence(text.index(w), text.index(w) + len(w), w),))
+            for s, (_, w) in zip(out, codes, strict=True)
+        ]
+
+    text = "Essential hypertension. CKD stage 2, not related to the hypertension."
+    out = stage.apply(at(text, ("I10", "Essential hypertension"), ("N18.2", "CKD stage 2")), text)
+    assert set(shown(out)) == {"I10", "N18.2"}
+    text = "Essential hypertension. CKD stage 2."
+    out = stage.apply(at(text, ("I10", "Essential hypertension"), ("N18.2", "CKD stage 2")), text)
+    assert set(shown(out)) == {"I12.9", "N18.2"}

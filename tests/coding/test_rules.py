@@ -64,3 +64,19 @@ def test_tabular_references_are_read_as_patterns() -> None:
     assert found[2].matches("N1832") and not found[2].matches("N189")
     assert references("diabetes (E08.-)")[0].matches("E0822")
     assert references("prose (see above)") == ()
+
+
+def test_companion_rules_load_and_apply() -> None:
+    from cac.coding import companions
+
+    assert companions.companion_rules()
+    assert companions.unaccompanied("Z6832", ["Z6832"]) is not None
+    assert companions.unaccompanied("Z6832", ["Z6832", "E669"]) is None
+    assert companions.unaccompanied("B9562", ["B9562", "A4102"]) is None
+
+
+def test_a_word_absence_slot_is_parsed() -> None:
+    rule = next(r for r in combinations.combinations() if r.id == "diabetes_insulin")
+    assert any(s.absent and s.words for s in rule.slots)
+    assert combinations.fill(rule, ["E119"], lambda words: "insulin" in words) == ("E119",)
+    assert combinations.fill(rule, ["E119"], lambda words: True) is None

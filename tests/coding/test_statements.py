@@ -46,3 +46,18 @@ def test_evidence_span_covers_the_stating_words() -> None:
         [requirement("Chronic systolic (congestive) heart failure")]
     ) or (0, 0, 0)
     assert weight == 4 and text[start:end] == "chronic systolic heart failure"
+
+
+def test_the_tightest_saying_is_the_evidence() -> None:
+    text = "CKD stage 2 in a kidney transplant recipient."
+    _, start, end = NoteStatements(text).states(
+        [requirement("Chronic kidney disease, stage 2 (mild)")]
+    ) or (0, 0, 0)
+    assert text[start:end] == "CKD stage 2"
+
+
+def test_a_denied_cause_does_not_state_the_link() -> None:
+    title = "Hypertensive chronic kidney disease"
+    assert not states("CKD stage 2, not related to the hypertension.", title)
+    assert not states("CKD stage 2 unrelated to hypertension.", title)
+    assert states("CKD stage 2 due to hypertension.", title)
