@@ -78,6 +78,8 @@ class StatedTitles:
                 for code, req in index.get(key, ()):
                     if _states(sentence, req):
                         hit = _hit(sentence, code, req)
+                        if not note.compact(hit.start, hit.end, hit.weight):
+                            continue
                         if code not in found or hit.weight > found[code][1].weight:
                             found[code] = (req, hit)
             kept = [

@@ -67,6 +67,7 @@ _STOP = frozenset(
 # Words whose negation a few words earlier means the note does not state what follows.
 _NEGATORS = frozenset({"no", "without", "denies", "denied", "negative", "not", "nor"})
 _NEGATION_REACH = 3
+_SLACK = 1  # other words allowed per stated word in a title's span (see NoteStatements.compact)
 _SPAN_CHOICES = 256  # stem sayings combined when looking for the tightest span
 _INITIAL = re.compile(r"\b([A-Za-z])\.(?= [a-z])")
 _DNR = ["do", "not", "resuscitate"]  # a status, not a negation
@@ -241,6 +242,7 @@ class NoteStatements:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.lower = text.lower()
         # "E. coli": a single letter's period ends no sentence (same length, same offsets)
         masked = _INITIAL.sub(r"\1 ", text)
         self.sentences = [self._sentence(m.start(), m.end()) for m in _spans(masked)]
@@ -291,6 +293,12 @@ class NoteStatements:
             {k: tuple(v) for k, v in where.items()},
         )
 
+    def compact(self, start: int, end: int, weight: int) -> bool:
+        """Whether the words stating a title of ``weight`` stems stand close enough to say
+        one thing: at most ``_SLACK`` other words per stated one ("dysphagia, odynophagia,
+        tachypnea, mouth opening and cervical" is not "cervical dysphagia")."""
+        return len(_WORD.findall(self.lower, start, end)) <= (_SLACK + 1) * max(weight, 1) + 1
+
     def states(self, requirements: Iterable[TitleRequirement]) -> tuple[int, int, int] | None:
         """The best-stated title among ``requirements`` as (weight, start, end) of the words
         that state it in one sentence, or None when no sentence states any."""
@@ -314,9 +322,11 @@ class NoteStatements:
                     continue
                 if not all(group & sentence.stems for group in req.either):
                     continue
-                found = (req, *sentence.span(req.need))
+                start, end = sentence.span(req.need)
+                if not self.compact(start, end, req.weight):
+                    continue
                 if best is None or req.weight > best[0].weight:
-                    best = found
+                    best = (req, start, end)
                 break
         return best
 

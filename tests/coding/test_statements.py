@@ -61,3 +61,11 @@ def test_a_denied_cause_does_not_state_the_link() -> None:
     assert not states("CKD stage 2, not related to the hypertension.", title)
     assert not states("CKD stage 2 unrelated to hypertension.", title)
     assert states("CKD stage 2 due to hypertension.", title)
+
+
+def test_the_stating_words_stand_close() -> None:
+    assert states("Cervical dysphagia since May.", "Cervical dysphagia")
+    assert not states(
+        "Dysphagia, odynophagia, tachypnea, limited mouth opening and cervical swelling.",
+        "Cervical dysphagia",
+    )

@@ -148,7 +148,7 @@ def test_parse_code_forms() -> None:
 def test_shipped_cases_are_well_formed() -> None:
     cases = load_cases(DEFAULT_CASES)
     assert len(cases) >= 90
-    assert 10 <= sum(c.behaviour for c in cases) <= 15
+    assert 10 <= sum(c.behaviour for c in cases) <= 40  # a subset: CI codes each one
     assert {c.setting for c in cases} == {"inpatient", "outpatient"}
 
 
