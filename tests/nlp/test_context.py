@@ -29,6 +29,14 @@ def annotator() -> AssertionAnnotator:
         ("Colon cancer resected three years ago.", "Colon cancer", "historical"),
         ("Colon cancer resected today.", "Colon cancer", "present"),
         ("Inconclusive HIV serology.", "HIV", "possible"),
+        # "no history of interest" (no relevant past history) negates nothing after it
+        (
+            "Patient with no history of interest diagnosed with Crohn's disease.",
+            "Crohn's disease",
+            "present",
+        ),
+        ("No relevant medical history, presenting with pneumonia.", "pneumonia", "present"),
+        ("No personal history of heart disease.", "heart disease", "negated"),
         (
             "Type 2 diabetes mellitus without complications.",
             "Type 2 diabetes mellitus without complications",
