@@ -49,6 +49,7 @@ SEQUENCING_RULE = "sequencing.code_first"
 DENIED_RULE = "assertion.denied"
 SEQUENCING_SECTION = "I.A.13"
 ALTERNATIVES = 20
+_MEMO = 50_000  # knowledge-base records memoised per process (a bounded, cleared dict)
 # The note documents that conditions are not linked: the "with" presumption does not hold.
 _UNRELATED = re.compile(r"\b(not related to|unrelated to|not due to|not caused by)\b", re.I)
 # Rules whose codes a coder would keep over a plain ranked code of the same axis.
@@ -102,6 +103,8 @@ class Conventions:
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
+        self._records: dict[tuple[System, str], CodeRecord | None] = {}
+        self._descendants: dict[tuple[System, str], tuple[str, ...]] = {}
         self.notes = TabularNotes(kb)
         self.excludes = excludes.Excludes1(self.notes)
         self.specificity = specificity.Specificity(kb)
@@ -151,8 +154,27 @@ class Conventions:
             self._excludes(slate)
         return slate.ordered(self._sequence)
 
+    def _record(self, system: System, code: str) -> CodeRecord | None:
+        """The knowledge base's record, from a bounded per-process memo (a note's few hundred
+        candidates repeat across notes)."""
+        key = (system, code)
+        if key not in self._records:
+            if len(self._records) >= _MEMO:
+                self._records.clear()
+            self._records[key] = self.kb.get(system, code)
+        return self._records[key]
+
+    def _below(self, system: System, code: str) -> tuple[str, ...]:
+        key = (system, code)
+        if key not in self._descendants:
+            if len(self._descendants) >= _MEMO:
+                self._descendants.clear()
+            below = self.kb.billable_descendants(system, code, ALTERNATIVES)
+            self._descendants[key] = tuple(r.display for r in below)
+        return self._descendants[key]
+
     def _entry(self, s: Suggestion) -> _Entry | None:
-        record = self.kb.get(s.system, s.code)
+        record = self._record(s.system, s.code)
         if record is None:
             return None
         return _Entry(
@@ -186,8 +208,7 @@ class Conventions:
                 continue
             e.needs_specificity = True
             if not e.alternatives:
-                below = self.kb.billable_descendants(e.record.system, e.code, ALTERNATIVES)
-                e.alternatives = tuple(r.display for r in below)
+                e.alternatives = self._below(e.record.system, e.code)
             if e.shown:
                 section = BILLABLE_SECTION.get(e.record.system, DEFAULT_BILLABLE_SECTION)
                 what = "not active" if not e.record.active else "not billable"

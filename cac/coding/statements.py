@@ -262,7 +262,8 @@ class NoteStatements:
             key = stem(word)
             (negated if denied[i] else stems).add(key)
             where.setdefault(key, []).append((s, e))
-        for short, long in expansions():
+        found = _expansions_in(norms)
+        for short, long in found:
             n = len(short)
             for i in range(len(norms) - n + 1):
                 if tuple(norms[i : i + n]) == short:
@@ -273,7 +274,7 @@ class NoteStatements:
                         where.setdefault(key, []).append(span)
         keys = [stem(w) for w in norms]
         pairs = {(a, b) for a, b in itertools.pairwise(keys) if _numbered(b)}
-        for short, long in expansions():
+        for short, long in found:
             if any(_numbered(w) for w in long):
                 n = len(short)
                 for i in range(len(norms) - n + 1):
@@ -333,6 +334,23 @@ class NoteStatements:
     def mentions(self, stems: frozenset[str]) -> bool:
         """Whether one sentence says all of ``stems`` (not negated)."""
         return any(stems <= s.stems for s in self.sentences)
+
+
+@cache
+def _expansions_by_first() -> dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]:
+    """The expansions filed under their short form's first word."""
+    out: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+    for short, long in expansions():
+        if short:
+            out.setdefault(short[0], []).append((short, long))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _expansions_in(norms: list[str]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The expansions whose short form's first word the sentence has, in table order."""
+    table = _expansions_by_first()
+    found = {e for w in set(norms) for e in table.get(w, ())}
+    return [e for e in expansions() if e in found] if found else []
 
 
 def _denied(words: list[str]) -> list[bool]:
