@@ -29,7 +29,6 @@ naming the rule, the section and the displacing code, so a coder restores it wit
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field, replace
 
 from cac.codesets.records import CodeRecord, System, normalize_code
@@ -50,8 +49,6 @@ DENIED_RULE = "assertion.denied"
 SEQUENCING_SECTION = "I.A.13"
 ALTERNATIVES = 20
 _MEMO = 50_000  # knowledge-base records memoised per process (a bounded, cleared dict)
-# The note documents that conditions are not linked: the "with" presumption does not hold.
-_UNRELATED = re.compile(r"\b(not related to|unrelated to|not due to|not caused by)\b", re.I)
 # Rules whose codes a coder would keep over a plain ranked code of the same axis.
 _MADE = ("specificity.", "combination.")
 
@@ -330,11 +327,7 @@ class Conventions:
 
     # 3. combination codes and the "with" presumption
     def _combinations(self, slate: _Slate, note: NoteStatements) -> None:
-        unlinked = [
-            (s.start, s.end)
-            for s in note.sentences
-            if _UNRELATED.search(note.text, s.start, s.end) is not None
-        ]
+        unlinked = [(s.start, s.end) for s in note.sentences if s.unlinks]
         for rule in self.combinations:
             shown = slate.shown(System.ICD10CM)
             codes = [e.code for e in shown]
@@ -532,13 +525,7 @@ class Conventions:
     def _coded_also(self, a: _Entry, b: _Entry) -> bool:
         """Whether a "code also" note of ``a`` or ``b`` names the other (I16.0 "code also any
         identified hypertensive disease" keeps I10 beside it)."""
-        if a.record.system is not System.ICD10CM or b.record.system is not System.ICD10CM:
-            return False
-        if a.code[:3] == b.code[:3]:
-            return False
-        return any_match(self.notes.references(a.code, "code_also"), b.code) or any_match(
-            self.notes.references(b.code, "code_also"), a.code
-        )
+        return self._names(a, "code_also", b) or self._names(b, "code_also", a)
 
     # a combination code the note gives no ground for
     def _unsupported(self, slate: _Slate, note: NoteStatements) -> None:
@@ -590,13 +577,14 @@ class Conventions:
     def _first(self, a: _Entry, b: _Entry) -> bool:
         """Whether ``a`` is to be sequenced before ``b`` (b says "code first" a, or a says
         "use additional code" b)."""
+        return self._names(b, "code_first", a) or self._names(a, "use_additional", b)
+
+    def _names(self, a: _Entry, field: str, b: _Entry) -> bool:
+        """Whether a ``field`` note of ``a`` (or its ancestors) names ``b``, a code of another
+        ICD-10-CM category."""
         if a.record.system is not System.ICD10CM or b.record.system is not System.ICD10CM:
             return False
-        if a.code[:3] == b.code[:3]:
-            return False
-        return any_match(self.notes.references(b.code, "code_first"), a.code) or any_match(
-            self.notes.references(a.code, "use_additional"), b.code
-        )
+        return a.code[:3] != b.code[:3] and any_match(self.notes.references(a.code, field), b.code)
 
 
 def _preference(e: _Entry) -> tuple[bool, bool, int, bool, float, str]:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 from cac.codesets.records import CodeRecord, System
-from cac.coding.statements import NoteStatements, TitleRequirement, record_requirements
+from cac.coding.statements import NoteStatements, TitleRequirement, crosses, record_requirements
 from cac.kb.store import KnowledgeBase
 
 SECTION = "I.A.9.b; I.B.2"
@@ -56,13 +56,6 @@ def _refines(unspecified: str, specific: str) -> bool:
     if a[:3] != b[:3]:
         return False
     return len(a) <= 3 or a[3] == "9" or a[:4] == b[:4]
-
-
-def _crosses(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    """Whether spans ``a`` and ``b`` overlap without either holding the other."""
-    overlap = a[0] < b[1] and b[0] < a[1]
-    nested = (a[0] <= b[0] and b[1] <= a[1]) or (b[0] <= a[0] and a[1] <= b[1])
-    return overlap and not nested
 
 
 class Specificity:
@@ -118,7 +111,7 @@ class Specificity:
             if stated is None:
                 continue
             weight, start, end = stated
-            if any(_crosses((start, end), t) for t in taken):
+            if any(crosses((start, end), t) for t in taken):
                 continue
             key = (other.code[:3] == record.code[:3], weight)
             if best is None or key > best[0] or (key == best[0] and other.code < best[1].code):

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 
 from cac.codesets.records import System
 from cac.coding.lexicon import LexiconEntry, PhraseMatch
-from cac.coding.statements import NoteStatements, Sentence, TitleRequirement, record_requirements
+from cac.coding.statements import (
+    NoteStatements,
+    Sentence,
+    TitleRequirement,
+    crosses,
+    record_requirements,
+)
 from cac.kb.store import KnowledgeBase
 
 SOURCE = "title"
@@ -120,16 +126,9 @@ def _uncrossed(hits: list[StatedCode], text: str) -> list[StatedCode]:
         h
         for h in hits
         if not any(
-            _crosses((h.start, h.end), (o.start, o.end)) and tight(o) > tight(h) for o in hits
+            crosses((h.start, h.end), (o.start, o.end)) and tight(o) > tight(h) for o in hits
         )
     ]
-
-
-def _crosses(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    """Whether spans ``a`` and ``b`` overlap without either holding the other."""
-    overlap = a[0] < b[1] and b[0] < a[1]
-    nested = (a[0] <= b[0] and b[1] <= a[1]) or (b[0] <= a[0] and a[1] <= b[1])
-    return overlap and not nested
 
 
 def _states(sentence: Sentence, req: TitleRequirement) -> bool:

@@ -221,6 +221,8 @@ class Sentence:
     pairs: frozenset[tuple[str, str]]  # adjacent (word, number) stems
     # the offsets of each stem's sayings, for evidence spans
     where: dict[str, tuple[tuple[int, int], ...]]
+    # the sentence denies that one condition causes another ("not related to", "not due to")
+    unlinks: bool = False
 
     def span(self, stems: Iterable[str]) -> tuple[int, int]:
         """The tightest span holding one saying of each of ``stems`` ("CKD stage 2 in a kidney
@@ -257,7 +259,7 @@ class NoteStatements:
         negated: set[str] = set()
         where: dict[str, list[tuple[int, int]]] = {}
         norms = [w for w, _, _ in words]
-        denied = _denied(norms)
+        denied, unlinks = _denied(norms)
         for i, (word, s, e) in enumerate(words):
             key = stem(word)
             (negated if denied[i] else stems).add(key)
@@ -292,6 +294,7 @@ class NoteStatements:
             frozenset(negated),
             frozenset(pairs),
             {k: tuple(v) for k, v in where.items()},
+            unlinks,
         )
 
     def compact(self, start: int, end: int, weight: int) -> bool:
@@ -336,6 +339,15 @@ class NoteStatements:
         return any(stems <= s.stems for s in self.sentences)
 
 
+def crosses(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether spans ``a`` and ``b`` overlap without either holding the other: words that
+    state one code and borrow another's ("heart failure and end stage" inside "end stage renal
+    disease")."""
+    overlap = a[0] < b[1] and b[0] < a[1]
+    nested = (a[0] <= b[0] and b[1] <= a[1]) or (b[0] <= a[0] and a[1] <= b[1])
+    return overlap and not nested
+
+
 @cache
 def _expansions_by_first() -> dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]:
     """The expansions filed under their short form's first word."""
@@ -353,19 +365,31 @@ def _expansions_in(norms: list[str]) -> list[tuple[tuple[str, ...], tuple[str, .
     return [e for e in expansions() if e in found] if found else []
 
 
-def _denied(words: list[str]) -> list[bool]:
-    """Per word: whether a negating word stands at most ``_NEGATION_REACH`` words before it."""
+def _unlinking(words: list[str], i: int) -> int | None:
+    """Where a phrase denying a cause that starts at word ``i`` ends ("not related to",
+    "unrelated to", "not due to"), or None."""
+    if words[i] == "not" and tuple(words[i + 1 : i + 3]) in _UNLINKED:
+        return i + 2
+    if words[i] == "unrelated" and words[i + 1 : i + 2] == ["to"]:
+        return i + 1
+    return None
+
+
+def _denied(words: list[str]) -> tuple[list[bool], bool]:
+    """Per word: whether a negating word stands at most ``_NEGATION_REACH`` words before it
+    (what follows a denied cause counts as negated: "not related to the hypertension"); and
+    whether the words deny a cause at all."""
     out = []
     last = -100
+    unlinks = False
     for i, word in enumerate(words):
-        if word in _NEGATORS and not (word == "not" and words[i - 1 : i + 2] == _DNR):
+        end = _unlinking(words, i)
+        if end is not None:
+            last, unlinks = end, True
+        elif word in _NEGATORS and not (word == "not" and words[i - 1 : i + 2] == _DNR):
             last = i
-            if tuple(words[i + 1 : i + 3]) in _UNLINKED:  # "not related to the hypertension"
-                last = i + 2
-        elif word == "unrelated" and words[i + 1 : i + 2] == ["to"]:
-            last = i + 1
         out.append(0 < i - last <= _NEGATION_REACH)
-    return out
+    return out, unlinks
 
 
 def _spans(text: str) -> Iterable[re.Match[str]]:

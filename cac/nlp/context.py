@@ -159,6 +159,8 @@ class AssertionAnnotator:
 
     def annotate(self, note: str | ParsedNote, spans: list[tuple[int, int]]) -> list[AssertedSpan]:
         """Assertion and section for each ``(start, end)`` character span, in input order."""
+        if not spans:
+            return []
         parsed = note if isinstance(note, ParsedNote) else self.parse(note)
         with self._lock:
             doc = parsed.doc
