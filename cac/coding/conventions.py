@@ -36,7 +36,7 @@ from cac.coding import axes, combinations, companions, excludes, integral, speci
 from cac.coding.notes import TabularNotes
 from cac.coding.records import Evidence, RuleCitation, Suggestion, Suppression
 from cac.coding.rules import any_match
-from cac.coding.statements import NoteStatements, record_requirements
+from cac.coding.statements import NoteStatements, TitleRequirement, record_requirements
 from cac.kb.store import KnowledgeBase
 
 _log = logging.getLogger(__name__)
@@ -81,6 +81,20 @@ class _Entry:
         return any(r.rule.startswith(_MADE) for r in self.rationale)
 
     def freeze(self) -> Suggestion:
+        s = self.suggestion
+        rationale = tuple(self.rationale) if self.shown else ()
+        if (
+            s.code == self.record.display
+            and s.confidence == self.confidence
+            and s.evidence is self.evidence
+            and s.shown == self.shown
+            and s.rationale == rationale
+            and s.suppressed_by is self.suppressed
+            and s.alternatives == self.alternatives
+            and s.needs_specificity == self.needs_specificity
+            and s.description == self.record.title
+        ):
+            return s  # untouched by the rules (most of the ranked tail)
         return replace(
             self.suggestion,
             code=self.record.display,
@@ -88,7 +102,7 @@ class _Entry:
             confidence=self.confidence,
             evidence=self.evidence,
             shown=self.shown,
-            rationale=tuple(self.rationale) if self.shown else (),
+            rationale=rationale,
             suppressed_by=self.suppressed,
             alternatives=self.alternatives,
             needs_specificity=self.needs_specificity,
@@ -229,6 +243,7 @@ class Conventions:
             }
         )
         shown = slate.shown(System.ICD10CM)
+        memo: dict[str, list[tuple[CodeRecord, list[TitleRequirement]]]] = {}
         for e in shown:
             self._read(e, note)
         for e in shown:
@@ -237,7 +252,7 @@ class Conventions:
                 for o in shown
                 if o is not e and o.stated_span is not None and o.code[:3] != e.code[:3]
             ]
-            found = self.specificity.refine(e.record, note, categories, taken)
+            found = self.specificity.refine(e.record, note, categories, taken, memo)
             if found is None:
                 continue
             record, (start, end) = found

@@ -65,6 +65,25 @@ class Specificity:
         self.kb = kb
         self._categories: dict[str, list[tuple[CodeRecord, tuple[TitleRequirement, ...]]]] = {}
 
+    def _said(
+        self,
+        category: str,
+        note: NoteStatements,
+        memo: dict[str, list[tuple[CodeRecord, list[TitleRequirement]]]] | None,
+    ) -> list[tuple[CodeRecord, list[TitleRequirement]]]:
+        """The category's codes with those of their titles whose every word the note says."""
+        if memo is not None and category in memo:
+            return memo[category]
+        words = note.all_stems
+        found = [
+            (other, kept)
+            for other, requirements in self.category(category)
+            if (kept := [r for r in requirements if r.need <= words])
+        ]
+        if memo is not None:
+            memo[category] = found
+        return found
+
     def category(self, code: str) -> list[tuple[CodeRecord, tuple[TitleRequirement, ...]]]:
         key = code[:3]
         if key not in self._categories:
@@ -84,27 +103,26 @@ class Specificity:
         note: NoteStatements,
         categories: Iterable[str] = (),
         taken: Iterable[tuple[int, int]] = (),
+        memo: dict[str, list[tuple[CodeRecord, list[TitleRequirement]]]] | None = None,
     ) -> tuple[CodeRecord, tuple[int, int]] | None:
         """The most specific code that refines ``record`` and that the note states, with the
         span that states it; None when the note says no more. The codes searched are those of
         ``record``'s category and of ``categories`` (the note's other candidates': "chronic
         cholecystitis with cholelithiasis" refines K81.1 to K80.10). A span that crosses into
         one of ``taken`` (the words stating another shown code) borrows that code's words and
-        states nothing: "heart failure and end stage renal disease" is not I50.84."""
+        states nothing: "heart failure and end stage renal disease" is not I50.84. ``memo``,
+        one per note, keeps what :meth:`_said` found for each category across calls."""
         taken = list(taken)
         own = record_requirements(record)
         if not own or note.states(own) is None:
             return None
-        words = note.all_stems
         # its own category's refinements first: N18.9 -> N18.30 before E11.22
         best: tuple[tuple[bool, int], CodeRecord, tuple[int, int]] | None = None
         searched = dict.fromkeys([record.code[:3], *categories])
-        for other, requirements in (pair for c in searched for pair in self.category(c)):
+        for other, requirements in (pair for c in searched for pair in self._said(c, note, memo)):
             if other.code == record.code:
                 continue
-            refining = [
-                r for r in requirements if r.need <= words and any(o.need < r.need for o in own)
-            ]
+            refining = [r for r in requirements if any(o.need < r.need for o in own)]
             if not refining:
                 continue
             stated = note.states(refining)

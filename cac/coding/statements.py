@@ -32,7 +32,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from cac.codesets.records import CodeRecord, System
@@ -113,6 +113,7 @@ class TitleRequirement:
         return len(self.need)
 
 
+@lru_cache(maxsize=200_000)
 def requirement(title: str) -> TitleRequirement:
     """Compile a title: the head and "with" clauses are needed, "without" clauses forbidden."""
     text = _PAREN.sub(" ", title.lower())
