@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from cac.codesets.records import CodeRecord, System
+from cac.coding import evidence
 from cac.coding.candidates import CandidateAssembler
 from cac.coding.conventions import Conventions
 from cac.coding.cut import (
@@ -67,6 +68,9 @@ __all__ = [
 ]
 
 MAX_TEXT_CHARS = 100_000
+# A tagger span is one of the client's mentions at this confidence (mean in-mention probability
+# of its word pieces); chosen on cac's MACCROBAT dev slice (README "Mentions").
+MENTION_CONFIDENCE = 0.7
 MODELS_DIR = Path(__file__).parent.parent / "models"
 DEFAULT_LEXICON = MODELS_DIR / "lexicon.json.gz"
 DEFAULT_MENTION_MODEL = MODELS_DIR / "mention"
@@ -91,6 +95,10 @@ class NoteAnalysis:
     note: NoteContext
     # spans that feed the ranker but are never evidence: assertion cue words only ("had no")
     cue_spans: frozenset[tuple[int, int]] = frozenset()
+    # each asserted span's ConText cue ("history of"): historical and family evidence holds it
+    cues: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    # tagger spans with the model's confidence (the client's mentions are the confident ones)
+    tagged: dict[tuple[int, int, str], float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,7 @@ class CodingResult:
                     "label": m.label,
                     "assertion": m.assertion,
                     "section": m.section,
+                    "codes": list(m.codes),
                 }
                 for m in self.mentions
             ],
@@ -256,10 +265,14 @@ class Coder:
             setting,
             self.stated_confidence,
             not_evidence=analysis.cue_spans,
+            cues=analysis.cues,
         )
         if self.conventions is not None:
             suggestions = self.conventions.apply(suggestions, text)
-        return CodingResult(suggestions, analysis.mentions, dict(self.model_info))
+        suggestions = evidence.finish(suggestions, text)
+        return CodingResult(
+            suggestions, client_mentions(analysis, suggestions), dict(self.model_info)
+        )
 
     def analyse(self, text: str, setting: Setting = "inpatient") -> NoteAnalysis:
         """Mentions and every candidate code with its supports, before scoring (``code`` minus
@@ -274,7 +287,8 @@ class Coder:
         for m in found:
             (cues if self._cue_only(m.phrase) else matches).append(m)
         matches += self.sources.abbreviations(parsed, matches)
-        everything = self.tagged_spans(text)
+        scored = self._tagged(text)
+        everything = [span for span, _ in scored]
         tagged = [t for t in everything if not self._cue_only(text[t[0] : t[1]])]
         cue_tagged = {(s, e) for s, e, _ in everything} - {(s, e) for s, e, _ in tagged}
         matches += self.sources.searched(everything, matches, text)
@@ -313,7 +327,8 @@ class Coder:
             self.assembler.add_voted(candidates, votes, denied)
         titles = self.titles.columns(text, candidates)
         note = NoteContext(len(text), frozenset(everything), votes, titles)
-        return NoteAnalysis(mentions, candidates, note, cue_spans)
+        cue_of = {span: a.cue for span, a in asserted.items() if a.cue is not None}
+        return NoteAnalysis(mentions, candidates, note, cue_spans, cue_of, dict(scored))
 
     def features(self, analysis: NoteAnalysis) -> dict[System, tuple[list[CodeCandidate], Any]]:
         """Per system: the note's candidates and their feature rows (:mod:`cac.ranking`)."""
@@ -360,16 +375,61 @@ class Coder:
     def tagged_spans(self, text: str) -> list[tuple[int, int, str]]:
         """Tagger spans, less those that are only an assertion cue ("s/p", "history"): a cue
         inside a mention would be pruned by ConText and lose its meaning."""
+        return [span for span, _ in self._tagged(text)]
+
+    def _tagged(self, text: str) -> list[tuple[tuple[int, int, str], float]]:
+        """:meth:`tagged_spans` with the tagger's confidence in each."""
         if self.tagger is None:
             return []
+        scored = getattr(self.tagger, "predict_scored", None)
+        if scored is not None:
+            found = scored(text)
+        else:  # a tagger without confidences: every span counts as sure
+            found = [(span, 1.0) for span in self.tagger.predict(text)]
         out = []
-        for start, end, label in self.tagger.predict(text):
+        for (start, end, label), score in found:
             words = normalize_phrase(text[start:end])
             if sum(c.isalnum() for c in text[start:end]) >= 2 and " ".join(words) not in (
                 self._cues or ()
             ):
-                out.append((start, end, label))
+                out.append(((start, end, label), score))
         return out
+
+
+def client_mentions(analysis: NoteAnalysis, suggestions: list[Suggestion]) -> list[Mention]:
+    """The note's diagnoses and procedures for the client: tagger spans the tagger is at least
+    ``MENTION_CONFIDENCE`` sure of, and phrase matches a shown code's evidence confirms, each
+    with the shown codes whose evidence it is. Lexicon-only hits stay with the ranker."""
+    shown = [s for s in suggestions if s.shown]
+    kept: list[Mention] = []
+    for m in analysis.mentions:
+        confident = analysis.tagged.get((m.start, m.end, m.label), 0.0) >= MENTION_CONFIDENCE
+        codes = tuple(
+            s.code
+            for s in shown
+            if mention_label(s.system) == m.label
+            and any(e.start < m.end and m.start < e.end for e in s.evidence)
+        )
+        if not confident and not codes:
+            continue
+        if not confident and any(
+            k.label == m.label and k.start < m.end and m.start < k.end for k in kept
+        ):
+            continue  # a confirmed phrase inside a mention already listed
+        kept.append(replace(m, codes=codes))
+    # a mention inside another of its label is listed once, as the longer one
+    return [
+        m
+        for m in kept
+        if not any(
+            o is not m
+            and o.label == m.label
+            and o.start <= m.start
+            and m.end <= o.end
+            and (o.end - o.start) > (m.end - m.start)
+            for o in kept
+        )
+    ]
 
 
 def _model_dir(kind: str, given: Path | None, default: Path) -> tuple[Path, str]:

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from cac.codesets.records import CodeRecord, System
+from cac.coding import evidence
 from cac.coding.candidates import aggregate, summary
-from cac.coding.records import Evidence, RuleCitation, Suggestion
+from cac.coding.records import RuleCitation, Suggestion
 from cac.coding.statements import NoteStatements, record_requirements
 from cac.errors import CacError
 from cac.ranking.features import CodeCandidate
@@ -131,11 +132,13 @@ def suggest(
     setting: Setting,
     stated: float,
     not_evidence: frozenset[tuple[int, int]] = frozenset(),
+    cues: Mapping[tuple[int, int], tuple[int, int]] | None = None,
 ) -> list[Suggestion]:
     """Every candidate as a suggestion with its confidence (the ranker's calibrated
     probability, else the best weighted support), ``shown`` at or above its system's
     threshold, ranked per system by confidence. Spans in ``not_evidence`` are never a
-    suggestion's evidence."""
+    suggestion's evidence; a suggestion's evidence is the spans that state its code
+    (:func:`cac.coding.evidence.select`), widened to their assertion cue in ``cues``."""
     suggestions = []
     note = NoteStatements(text) if len(text) < SHORT_NOTE_CHARS else None
     for system, (candidates, records, rows) in per_system.items():
@@ -151,16 +154,16 @@ def suggest(
             if record is None:
                 continue
             confidence = short_note_floor(text, candidate, record, confidence, stated, note)
-            spans = sorted({(s.start, s.end) for s in candidate.supports} - not_evidence)
             shown = confidence >= threshold
             assertion = summary(candidate.assertions)
+            stating = evidence.select(candidate, record, text, not_evidence, cues or {}, assertion)
             suggestions.append(
                 Suggestion(
                     system=system,
                     code=record.display,
                     description=record.title,
                     confidence=confidence,
-                    evidence=tuple(Evidence(s, e, text[s:e]) for s, e in spans),
+                    evidence=stating,
                     assertion=assertion,
                     demo=record.demo,
                     needs_specificity=not record.billable,

@@ -19,6 +19,7 @@ class Evidence:
 
     ``kind`` says how it states it: ``mention`` (the words name the concept), ``abbreviation``
     (an abbreviation of it), ``combination`` (one of the conditions a combination code joins).
+    A suggestion with no evidence is ``inferred`` (:mod:`cac.coding.evidence`).
     """
 
     start: int
@@ -35,6 +36,7 @@ class Mention:
     label: str
     assertion: str
     section: str | None
+    codes: tuple[str, ...] = ()  # the shown codes whose evidence it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +100,12 @@ class Suggestion:
             "code": self.code,
             "description": self.description,
             "confidence": round(self.confidence, 4),
+            # a code no span states is "inferred": one entry without offsets
             "evidence": [
                 {"start": e.start, "end": e.end, "text": e.text, "kind": e.kind}
                 for e in self.evidence
-            ],
+            ]
+            or [{"start": None, "end": None, "text": "", "kind": "inferred"}],
             "assertion": self.assertion,
             "demo": self.demo,
             "needs_specificity": self.needs_specificity,

@@ -265,7 +265,7 @@ class NoteStatements:
             key = stem(word)
             (negated if denied[i] else stems).add(key)
             where.setdefault(key, []).append((s, e))
-        found = _expansions_in(norms)
+        found = expansions_in(norms)
         for short, long in found:
             n = len(short)
             for i in range(len(norms) - n + 1):
@@ -359,7 +359,7 @@ def _expansions_by_first() -> dict[str, tuple[tuple[tuple[str, ...], tuple[str, 
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _expansions_in(norms: list[str]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+def expansions_in(norms: list[str]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """The expansions whose short form's first word the sentence has, in table order."""
     table = _expansions_by_first()
     found = {e for w in set(norms) for e in table.get(w, ())}

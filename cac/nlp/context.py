@@ -45,6 +45,9 @@ class AssertedSpan:
     end: int
     assertion: Assertion
     section: str | None
+    # the characters of the ConText cue that gave the assertion ("history of", "mother"); None
+    # for "present" and for an assertion read from the section
+    cue: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +181,36 @@ class AssertionAnnotator:
         out = [AssertedSpan(s, e, "present", None) for s, e in spans]
         for i, span in zip(index, doc.spans[SPAN_GROUP], strict=True):
             start, end = spans[i]
-            out[i] = AssertedSpan(start, end, _assertion(span), _section(span))
+            assertion = _assertion(span)
+            out[i] = AssertedSpan(start, end, assertion, _section(span), _cue(doc, span, assertion))
         return out
+
+
+# ConText's modifier categories per assertion
+_CATEGORIES: dict[str, frozenset[str]] = {
+    "negated": frozenset({"NEGATED_EXISTENCE"}),
+    "family": frozenset({"FAMILY"}),
+    "hypothetical": frozenset({"HYPOTHETICAL"}),
+    "historical": frozenset({"HISTORICAL"}),
+    "possible": frozenset({"POSSIBLE_EXISTENCE"}),
+}
+
+
+def _cue(doc: Doc, span: Span, assertion: Assertion) -> tuple[int, int] | None:
+    """The character span of the nearest modifier that gave ``span`` its assertion."""
+    wanted = _CATEGORIES.get(assertion)
+    if not wanted:
+        return None
+    best: tuple[int, tuple[int, int]] | None = None
+    for modifier in getattr(span._, "modifiers", ()):
+        if str(modifier.category).upper() not in wanted:
+            continue
+        first, last = modifier.modifier_span
+        cue = doc[first:last]
+        gap = max(cue.start_char - span.end_char, span.start_char - cue.end_char, 0)
+        if best is None or gap < best[0]:
+            best = (gap, (cue.start_char, cue.end_char))
+    return best[1] if best else None
 
 
 def _section(span: Span) -> str | None:

@@ -137,9 +137,17 @@ class MentionModel:
         table = self.model.get_input_embeddings().weight.detach().numpy()
         return StaticVectors(self.tokenizer, np.asarray(table, dtype=np.float32))
 
-    @torch.inference_mode()
     def predict(self, text: str) -> list[Span]:
-        spans: list[Span] = []
+        return sorted({span for span, _ in self.predict_scored(text)})
+
+    @torch.inference_mode()
+    def predict_scored(self, text: str) -> list[tuple[Span, float]]:
+        """Spans with the model's confidence in each: the mean, over its word pieces, of the
+        probability that the piece is inside a mention (1 - P(O))."""
+        scored: dict[Span, float] = {}
+        outside = next(
+            (int(i) for i, tag in self.model.config.id2label.items() if tag == "O"), None
+        )
         for window in windows(text, self.tokenizer):
             piece = text[window.start : window.end]
             encoded = self.tokenizer(
@@ -151,7 +159,20 @@ class MentionModel:
             )
             offsets = [tuple(o) for o in encoded.pop("offset_mapping")[0].tolist()]
             logits = self.model(**encoded).logits[0]
+            inside = (
+                1.0 - torch.softmax(logits, -1)[:, outside]
+                if outside is not None
+                else torch.ones(len(offsets))
+            ).tolist()
             tags = [self.model.config.id2label[int(i)] for i in logits.argmax(-1)]
-            found = tags_to_spans(offsets, tags, window.start)
-            spans.extend(w for s in found if (w := _whole_words(text, s)) is not None)
-        return sorted(set(spans))
+            for start, end, label in tags_to_spans(offsets, tags, window.start):
+                pieces = [
+                    p
+                    for (a, b), p in zip(offsets, inside, strict=True)
+                    if a < b and start <= window.start + a and window.start + b <= end
+                ]
+                whole = _whole_words(text, (start, end, label))
+                if whole is not None:
+                    score = sum(pieces) / len(pieces) if pieces else 1.0
+                    scored[whole] = max(score, scored.get(whole, 0.0))
+        return sorted(scored.items())

@@ -1,0 +1,173 @@
+"""Evidence a coder can check: for each suggestion, the words of the note that state its code.
+
+A candidate is reached through spans of many kinds: lexicon phrases (a code's own title or
+index term, a phrase aligned to it on CodiEsp train, a phrase that merely co-occurs with it),
+tagger spans linked by search or dense retrieval, and sibling expansions. Only a span whose
+words say the code's concept is its evidence:
+
+* a phrase of the code's own title, inclusion or index terms (lexicon source ``kb``, stated
+  titles ``title``) always is;
+* any other span is when its words (with the abbreviation table and word equivalences expanded:
+  "CHF" says "congestive heart failure") share a content word with the code's title, inclusion
+  or index terms, generic words ("disease", "unspecified", "acute", "left") aside. "kidney
+  disease" is not the evidence of R50.9 *Fever*, nor "type 2 diabetes" of I10.
+
+A historical or family assertion widens the span to its ConText cue ("History of colon
+cancer", "Mother had breast cancer"). A code that no span states is ``inferred``: it has no
+evidence span, and it stays above the cut only when the ranker is at least
+``INFERRED_CONFIDENCE`` sure of it (:func:`finish`, rule ``evidence.inferred``).
+Offsets are checked against the text on the way out (:func:`check_offsets`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from functools import lru_cache
+
+from cac.codesets.records import CodeRecord, System
+from cac.coding.records import Evidence, Suggestion, Suppression
+from cac.coding.statements import content_stems, expansions_in, record_requirements, stem
+from cac.errors import CacError
+from cac.ranking.features import CodeCandidate
+
+DIRECT_SOURCES = frozenset({"kb", "title"})
+# A shown code that no span states stays shown only at this confidence or above. On CodiEsp dev
+# (250 notes) 18 % of shown D codes and 37 % of P are inferred; at 0.5 shown precision D 0.657 ->
+# 0.681, P 0.552 -> 0.616, F1 D 0.457 -> 0.452, P 0.316 -> 0.300 (0.9: F1 0.423, 0.265).
+INFERRED_CONFIDENCE = 0.5
+INFERRED_RULE = "evidence.inferred"
+INFERRED_SECTION = "I.A.19"
+MAX_SPANS = 10  # evidence spans per suggestion, the tightest first in text order
+NEAR_CUE = 40  # characters between a cue and its mention for one widened span
+_GENERIC_WORDS = (
+    "disease disorder condition abnormal abnormality syndrome unspecified other specified acute "
+    "chronic left right bilateral type stage site part region initial encounter subsequent "
+    "sequela status personal history family"
+)
+_GENERIC = frozenset(stem(w) for w in _GENERIC_WORDS.split())
+_MEMO = 100_000  # concept stems memoised per process (a bounded, cleared dict)
+_CONCEPTS: dict[tuple[System, str], frozenset[str]] = {}
+
+
+class InternalEvidenceError(CacError):
+    """An evidence span does not index the note it claims to (a bug; never note text)."""
+
+
+def concept_stems(record: CodeRecord) -> frozenset[str]:
+    """The stems a code's title, inclusion terms and index terms need, generic words aside."""
+    key = (record.system, record.code)
+    if key not in _CONCEPTS:
+        if len(_CONCEPTS) >= _MEMO:
+            _CONCEPTS.clear()
+        needs = (r.need for r in record_requirements(record))
+        _CONCEPTS[key] = frozenset().union(*needs) - _GENERIC
+    return _CONCEPTS[key]
+
+
+@lru_cache(maxsize=50_000)
+def said_stems(words: str) -> frozenset[str]:
+    """What a span says: its content stems, and those of the expansions its words hold."""
+    stems = set(content_stems(words))
+    tokens = words.lower().replace("/", " ").split()
+    joined = f" {' '.join(tokens)} "
+    for short, long in expansions_in(tokens):
+        if f" {' '.join(short)} " in joined:
+            stems |= content_stems(" ".join(long))
+    return frozenset(stems - _GENERIC)
+
+
+def states(record: CodeRecord, words: str) -> bool:
+    """Whether ``words`` say ``record``'s concept (share a content stem with its terms)."""
+    return bool(concept_stems(record) & said_stems(words))
+
+
+def _kind(words: str) -> str:
+    token = words.strip()
+    if " " not in token and 2 <= len(token) <= 6 and sum(c.isupper() for c in token) >= 2:
+        return "abbreviation"
+    return "mention"
+
+
+def select(
+    candidate: CodeCandidate,
+    record: CodeRecord,
+    text: str,
+    not_evidence: frozenset[tuple[int, int]],
+    cues: Mapping[tuple[int, int], tuple[int, int]],
+    assertion: str,
+) -> tuple[Evidence, ...]:
+    """The spans among ``candidate``'s supports that state ``record``, widened to their cue
+    for a historical or family code, at most ``MAX_SPANS``; empty when none does."""
+    spans: set[tuple[int, int]] = set()
+    for support in candidate.supports:
+        span = (support.start, support.end)
+        if span in not_evidence:
+            continue
+        if support.source in DIRECT_SOURCES or states(record, text[span[0] : span[1]]):
+            spans.add(span)
+    out: list[Evidence] = []
+    for start, end in sorted(spans, key=lambda s: (s[1] - s[0], s))[:MAX_SPANS]:
+        kind = _kind(text[start:end])
+        cue = cues.get((start, end)) if assertion in ("historical", "family") else None
+        if cue is not None and max(cue[0] - end, start - cue[1]) <= NEAR_CUE:
+            start, end = min(start, cue[0]), max(end, cue[1])
+        out.append(Evidence(start, end, text[start:end], kind))
+    return tuple(sorted(dict.fromkeys(out), key=lambda e: (e.start, e.end)))
+
+
+def tidy(spans: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+    """One entry per offsets (the first kind), no span inside another, in text order."""
+    by_offsets: dict[tuple[int, int], Evidence] = {}
+    for e in spans:
+        by_offsets.setdefault((e.start, e.end), e)
+    kept = [
+        e
+        for e in by_offsets.values()
+        if not any(
+            o is not e and o.start <= e.start and e.end <= o.end for o in by_offsets.values()
+        )
+    ]
+    return tuple(sorted(kept, key=lambda e: (e.start, e.end))[:MAX_SPANS])
+
+
+def finish(suggestions: list[Suggestion], text: str) -> list[Suggestion]:
+    """The way out: each suggestion's evidence tidied (:func:`tidy`), a shown code without
+    evidence kept shown only when the ranker is confident of it, offsets checked."""
+    out = []
+    for s in suggestions:
+        if len(s.evidence) > 1:
+            tidied = tidy(s.evidence)
+            if tidied != s.evidence:
+                s = replace(s, evidence=tidied)
+        if s.shown and not s.evidence and s.confidence < INFERRED_CONFIDENCE:
+            s = replace(
+                s,
+                shown=False,
+                rationale=(),
+                suppressed_by=Suppression(
+                    INFERRED_RULE,
+                    INFERRED_SECTION,
+                    None,
+                    f"no words of the note state it (inferred at {s.confidence:.2f}, below "
+                    f"{INFERRED_CONFIDENCE:.2f})",
+                ),
+            )
+        out.append(s)
+    check_offsets(out, text)
+    return out
+
+
+def check_offsets(suggestions: Iterable[Suggestion], text: str) -> None:
+    """Every evidence span indexes ``text``: ``text[start:end] == evidence.text``.
+
+    Raises:
+        InternalEvidenceError: naming the code and offsets (never the text).
+    """
+    for s in suggestions:
+        for e in s.evidence:
+            if not (0 <= e.start < e.end <= len(text)) or text[e.start : e.end] != e.text:
+                raise InternalEvidenceError(
+                    f"evidence of {s.system.value} {s.code} at {e.start}-{e.end} does not "
+                    "index the note"
+                )
