@@ -265,7 +265,7 @@ def load_cases(path: Path = DEFAULT_CASES, kb: KnowledgeBase | None = None) -> l
     return cases
 
 
-def _show(system: System, code: str) -> str:
+def show_code(system: System, code: str) -> str:
     if system is System.ICD10CM:
         return display_code(system, code)
     return f"{system.value}:{normalize_code(code)}"
@@ -284,14 +284,14 @@ def _rates(cases: int, passed_cases: int, checks: int, passed_checks: int) -> di
 
 def score_case(case: Case, shown: Sequence[tuple[System, str]]) -> list[dict[str, Any]]:
     """The failed checks of one case given the (system, code) pairs the coder showed."""
-    listed = sorted({_show(s, c) for s, c in shown})
+    listed = sorted({show_code(s, c) for s, c in shown})
     failures: list[dict[str, Any]] = []
     base = {"id": case.id, "section": case.section, "chapter": case.chapter}
     for ref in case.must_show:
         if not any(ref.matches(s, c) for s, c in shown):
             failures.append({**base, "kind": "missing", "code": ref.text, "shown": listed})
     for ref in case.must_not_show:
-        hits = sorted({_show(s, c) for s, c in shown if ref.matches(s, c)})
+        hits = sorted({show_code(s, c) for s, c in shown if ref.matches(s, c)})
         if hits:
             failures.append(
                 {**base, "kind": "unexpected", "code": ref.text, "matched": hits, "shown": listed}
@@ -324,7 +324,7 @@ def run_cases(coder: CoderLike, cases: Sequence[Case], progress: bool = True) ->
                 "passed": not failed,
                 "checks": case.checks,
                 "passed_checks": passed_checks,
-                "shown": sorted({_show(s, c) for s, c in shown}),
+                "shown": sorted({show_code(s, c) for s, c in shown}),
             }
         )
         for group, label in (("by_chapter", case.chapter), ("by_section", case.section)):

@@ -131,3 +131,50 @@ def guidelines(
             markup=False,
             highlight=False,
         )
+
+
+@app.command("evidence")
+@fail_cleanly
+def evidence(
+    cases: Annotated[
+        Path | None,
+        typer.Option("--cases", help="Cases file (default: eval/evidence/cases.yaml)."),
+    ] = None,
+    brat: Annotated[
+        Path | None,
+        typer.Option("--brat", help="Folder of brat .txt/.ann (default: MACCROBAT dev slice)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Score shown codes' evidence: against MACCROBAT entities and the hand-written cases."""
+    from eval.evidence import DEFAULT_CASES, evaluate, load_cases
+
+    path = cases or DEFAULT_CASES
+    load_cases(path)  # a malformed file fails before the models load
+    report = evaluate(cases_path=path, brat_dir=brat)
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    for line in summary_lines(report):
+        console.print(line, markup=False, highlight=False)
+
+
+def summary_lines(report: dict[str, object]) -> list[str]:
+    """The evidence report in a few lines (used by the CLI and ``make eval``)."""
+    m: dict[str, dict[str, int | float]] = report["maccrobat"]  # type: ignore[assignment]
+    c: dict[str, int | float] = report["cases"]  # type: ignore[assignment]
+    lines = []
+    for system, s in m.items():
+        if isinstance(s, dict):
+            lines.append(
+                f"MACCROBAT {system}: {s['span_share']:.1%} of {s['spans']} spans on target, "
+                f"{s['code_share']:.1%} of {s['shown_codes']} shown codes with one, "
+                f"{s['inferred_codes']} inferred"
+            )
+    lines.append(
+        f"cases: {c['found_share']:.1%} of {c['expected_words']} expected words found "
+        f"({c['found_share_of_shown_codes']:.1%} of {c['words_of_shown_codes']} for shown codes); "
+        f"{c['pointing_elsewhere']} of {c['shown_codes']} shown codes point at another "
+        "condition's words"
+    )
+    return lines
