@@ -17,6 +17,7 @@ The coder loads the knowledge base and models once and orchestrates typed stages
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -70,7 +71,7 @@ __all__ = [
 MAX_TEXT_CHARS = 100_000
 # A tagger span is one of the client's mentions at this confidence (mean in-mention probability
 # of its word pieces); chosen on cac's MACCROBAT dev slice (README "Mentions").
-MENTION_CONFIDENCE = 0.7
+MENTION_CONFIDENCE = 0.6
 MODELS_DIR = Path(__file__).parent.parent / "models"
 DEFAULT_LEXICON = MODELS_DIR / "lexicon.json.gz"
 DEFAULT_MENTION_MODEL = MODELS_DIR / "mention"
@@ -266,6 +267,7 @@ class Coder:
             self.stated_confidence,
             not_evidence=analysis.cue_spans,
             cues=analysis.cues,
+            tagged=frozenset(analysis.tagged) if self.tagger is not None else None,
         )
         if self.conventions is not None:
             suggestions = self.conventions.apply(suggestions, text)
@@ -378,22 +380,40 @@ class Coder:
         return [span for span, _ in self._tagged(text)]
 
     def _tagged(self, text: str) -> list[tuple[tuple[int, int, str], float]]:
-        """:meth:`tagged_spans` with the tagger's confidence in each."""
+        """:meth:`tagged_spans` with the tagger's confidence in each, split phrases joined
+        (:func:`cac.nlp.mention_model.join_fragments`)."""
         if self.tagger is None:
             return []
+        from cac.nlp.mention_model import join_fragments
+
         scored = getattr(self.tagger, "predict_scored", None)
         if scored is not None:
             found = scored(text)
         else:  # a tagger without confidences: every span counts as sure
             found = [(span, 1.0) for span in self.tagger.predict(text)]
+        self._cue_only("")  # loads the cue phrases
         out = []
         for (start, end, label), score in found:
+            start = self._past_cue(text, start, end)
             words = normalize_phrase(text[start:end])
             if sum(c.isalnum() for c in text[start:end]) >= 2 and " ".join(words) not in (
                 self._cues or ()
             ):
                 out.append(((start, end, label), score))
-        return out
+        # joined after the cue-only spans are dropped: "s/p" + "lap chole" stays a cue and a
+        # mention, so ConText still reads the procedure as past
+        return join_fragments(text, out)
+
+    def _past_cue(self, text: str, start: int, end: int) -> int:
+        """Where a tagger span starts once a leading assertion cue is set apart ("s/p lap
+        chole" -> "lap chole", "history of asthma" -> "asthma"): ConText reads the cue from the
+        text before the mention, and a cue inside it would be pruned."""
+        words = list(re.finditer(r"\S+", text[start:end]))
+        for k in range(min(3, len(words) - 1), 0, -1):
+            head = " ".join(normalize_phrase(text[start : start + words[k - 1].end()]))
+            if head and head in (self._cues or ()):
+                return start + words[k].start()
+        return start
 
 
 def client_mentions(analysis: NoteAnalysis, suggestions: list[Suggestion]) -> list[Mention]:

@@ -29,7 +29,7 @@ from cac.codesets.records import CodeRecord, System
 from cac.coding.records import Evidence, Suggestion, Suppression
 from cac.coding.statements import content_stems, expansions_in, record_requirements, stem
 from cac.errors import CacError
-from cac.ranking.features import CodeCandidate
+from cac.ranking.features import CodeCandidate, mention_label
 
 DIRECT_SOURCES = frozenset({"kb", "title"})
 # A shown code that no span states stays shown only at this confidence or above. On CodiEsp dev
@@ -82,6 +82,14 @@ def states(record: CodeRecord, words: str) -> bool:
     return bool(concept_stems(record) & said_stems(words))
 
 
+def names(record: CodeRecord, words: str) -> bool:
+    """A stricter :func:`states`: ``words`` say two of the code's concept stems, or its only one
+    ("pitting edema" names *Edema*; "left atrial enlargement" does not name *Atrial
+    fibrillation*)."""
+    concept = concept_stems(record)
+    return bool(concept) and len(concept & said_stems(words)) >= min(2, len(concept))
+
+
 def _kind(words: str) -> str:
     token = words.strip()
     if " " not in token and 2 <= len(token) <= 6 and sum(c.isupper() for c in token) >= 2:
@@ -96,16 +104,33 @@ def select(
     not_evidence: frozenset[tuple[int, int]],
     cues: Mapping[tuple[int, int], tuple[int, int]],
     assertion: str,
+    tagged: frozenset[tuple[int, int, str]] | None = None,
 ) -> tuple[Evidence, ...]:
     """The spans among ``candidate``'s supports that state ``record``, widened to their cue
-    for a historical or family code, at most ``MAX_SPANS``; empty when none does."""
+    for a historical or family code, at most ``MAX_SPANS``; empty when none does.
+
+    With the tagger's spans (``tagged``: start, end, label), a span that is not the code's own
+    title or index phrase states it only inside a mention the tagger found of the code's kind:
+    "chest" in "chest pain" shares a word with *Plain Radiography of Chest* but is no X-ray,
+    "atrial" in "left atrial enlargement" is no atrial fibrillation. A code none of its own
+    supports states (one reached by neighbour votes or a sibling) takes the tagger's mentions
+    of its kind that name it (:func:`names`).
+    """
+    label = mention_label(record.system)
+    mentions = [(a, b) for a, b, kind in tagged or () if kind == label]
     spans: set[tuple[int, int]] = set()
     for support in candidate.supports:
         span = (support.start, support.end)
         if span in not_evidence:
             continue
-        if support.source in DIRECT_SOURCES or states(record, text[span[0] : span[1]]):
+        direct = support.source in DIRECT_SOURCES
+        if direct or (
+            states(record, text[span[0] : span[1]])
+            and (tagged is None or any(a < span[1] and span[0] < b for a, b in mentions))
+        ):
             spans.add(span)
+    if not spans:  # reached otherwise (votes, a sibling): a mention that names it outright
+        spans = {(a, b) for a, b in mentions if names(record, text[a:b])}
     out: list[Evidence] = []
     for start, end in sorted(spans, key=lambda s: (s[1] - s[0], s))[:MAX_SPANS]:
         kind = _kind(text[start:end])

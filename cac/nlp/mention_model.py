@@ -77,28 +77,69 @@ def windows(text: str, tokenizer: Any, max_tokens: int = MAX_TOKENS) -> list[Win
     return [w for w in out if text[w.start : w.end].strip()]
 
 
-def tags_to_spans(offsets: list[tuple[int, int]], tags: list[str], base: int) -> list[Span]:
-    """BIO tags over word pieces -> character spans (an I- without a B- starts a span)."""
-    spans: list[Span] = []
-    current: list[int] | None = None
-    label = ""
-    for (start, end), tag in zip(offsets, tags, strict=True):
+def decode(
+    offsets: list[tuple[int, int]], probs: np.ndarray[Any, Any], labels: dict[int, str], base: int
+) -> list[tuple[Span, float]]:
+    """Word-piece tag probabilities -> character spans, each with its confidence.
+
+    A piece is inside a mention when P(O) < 0.5; a mention starts at an inside piece whose
+    B- tags outweigh its I- tags, or after an outside one, and runs while pieces are inside.
+    Its label is the one with the most probability mass over its pieces (a span whose pieces
+    flip between DIAGNOSIS and PROCEDURE is one mention, not two), its confidence the mean
+    over its pieces of 1 - P(O). ``labels`` maps column to tag (``O``, ``B-X``, ``I-X``).
+    """
+    outside = next(i for i, t in labels.items() if t == "O")
+    begin = [i for i, t in labels.items() if t.startswith("B-")]
+    inner = [i for i, t in labels.items() if t.startswith("I-")]
+    kinds: dict[str, list[int]] = {}
+    for i, t in labels.items():
+        if t != "O":
+            kinds.setdefault(t[2:], []).append(i)
+    spans: list[tuple[Span, float]] = []
+    run: list[int] = []
+
+    def close() -> None:
+        if run:
+            mass = {k: float(probs[run][:, cols].sum()) for k, cols in kinds.items()}
+            label = max(sorted(mass), key=lambda k: mass[k])
+            score = float(np.mean(1.0 - probs[run, outside]))
+            spans.append(((base + offsets[run[0]][0], base + offsets[run[-1]][1], label), score))
+
+    for i, (start, end) in enumerate(offsets):
         if start == end:
             continue
-        kind = tag[2:] if tag != "O" else ""
-        if tag.startswith("B-") or (tag.startswith("I-") and (current is None or kind != label)):
-            if current is not None:
-                spans.append((base + current[0], base + current[1], label))
-            current, label = [start, end], kind
-        elif tag.startswith("I-") and current is not None:
-            current[1] = end
+        if probs[i, outside] >= 0.5:
+            close()
+            run = []
+        elif not run or probs[i, begin].sum() > probs[i, inner].sum():
+            close()
+            run = [i]
         else:
-            if current is not None:
-                spans.append((base + current[0], base + current[1], label))
-            current = None
-    if current is not None:
-        spans.append((base + current[0], base + current[1], label))
+            run.append(i)
+    close()
     return spans
+
+
+_JOINS = frozenset({"and", "or", "nor", "but", "with", "without", "versus", "vs"})
+
+
+def join_fragments(text: str, scored: list[tuple[Span, float]]) -> list[tuple[Span, float]]:
+    """Adjacent spans of one label with only spaces or hyphens between them as one mention
+    ("dilated" + "cardiomyopathy", "median" + "sternotomy"): the tagger split a phrase. Not
+    across a line, nor after a conjunction ("BUN and" + "creatinine" stay two). The joined
+    span's confidence is the length-weighted mean of its parts'."""
+    out: list[tuple[Span, float]] = []
+    for (start, end, label), score in sorted(scored):
+        if out:
+            (s0, e0, l0), p0 = out[-1]
+            gap = text[e0:start]
+            last = text[s0:e0].rsplit(None, 1)[-1].lower()
+            if l0 == label and e0 <= start and not gap.strip(" -") and last not in _JOINS:
+                n0, n1 = e0 - s0, end - start
+                out[-1] = ((s0, end, label), (p0 * n0 + score * n1) / (n0 + n1))
+                continue
+        out.append(((start, end, label), score))
+    return out
 
 
 def _whole_words(text: str, span: Span) -> Span | None:
@@ -142,12 +183,11 @@ class MentionModel:
 
     @torch.inference_mode()
     def predict_scored(self, text: str) -> list[tuple[Span, float]]:
-        """Spans with the model's confidence in each: the mean, over its word pieces, of the
-        probability that the piece is inside a mention (1 - P(O))."""
+        """Spans with the model's confidence in each (:func:`decode`), widened to whole words,
+        per label none inside a longer one; overlapping windows keep the best. Split phrases
+        are joined by the caller (:func:`join_fragments`), once cue words are set apart."""
+        labels = {int(i): tag for i, tag in self.model.config.id2label.items()}
         scored: dict[Span, float] = {}
-        outside = next(
-            (int(i) for i, tag in self.model.config.id2label.items() if tag == "O"), None
-        )
         for window in windows(text, self.tokenizer):
             piece = text[window.start : window.end]
             encoded = self.tokenizer(
@@ -158,21 +198,14 @@ class MentionModel:
                 return_tensors="pt",
             )
             offsets = [tuple(o) for o in encoded.pop("offset_mapping")[0].tolist()]
-            logits = self.model(**encoded).logits[0]
-            inside = (
-                1.0 - torch.softmax(logits, -1)[:, outside]
-                if outside is not None
-                else torch.ones(len(offsets))
-            ).tolist()
-            tags = [self.model.config.id2label[int(i)] for i in logits.argmax(-1)]
-            for start, end, label in tags_to_spans(offsets, tags, window.start):
-                pieces = [
-                    p
-                    for (a, b), p in zip(offsets, inside, strict=True)
-                    if a < b and start <= window.start + a and window.start + b <= end
-                ]
-                whole = _whole_words(text, (start, end, label))
+            probs = torch.softmax(self.model(**encoded).logits[0], -1).numpy()
+            for span, score in decode(offsets, probs, labels, window.start):
+                whole = _whole_words(text, span)
                 if whole is not None:
-                    score = sum(pieces) / len(pieces) if pieces else 1.0
                     scored[whole] = max(score, scored.get(whole, 0.0))
-        return sorted(scored.items())
+        spans = sorted(scored.items(), key=lambda item: (-(item[0][1] - item[0][0]), item[0]))
+        kept: list[tuple[Span, float]] = []
+        for span, score in spans:  # per label, no span overlapping a longer one
+            if not any(k[2] == span[2] and k[0] < span[1] and span[0] < k[1] for k, _ in kept):
+                kept.append((span, score))
+        return sorted(kept)

@@ -168,9 +168,7 @@ def test_a_code_naming_what_the_note_denies_is_kept_back(
     assert by_code(out)["T86.11"].suppressed_by.rule == "assertion.denied"  # type: ignore[union-attr]
 
 
-def test_temporary_insulin_is_not_long_term_use(
-    stage: Conventions, real_kb: KnowledgeBase
-) -> None:
+def test_temporary_insulin_is_not_long_term_use(stage: Conventions, real_kb: KnowledgeBase) -> None:
     text = "Type 2 diabetes. Insulin given temporarily during this admission only."
     assert "Z79.4" not in shown(stage.apply(cut(real_kb, text, "E11.9"), text))
     text = "Type 2 diabetes on insulin."

@@ -4,18 +4,64 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from cac.nlp.mention_model import TAGS, MentionModel, tags_to_spans, windows
+from cac.nlp.mention_model import TAGS, MentionModel, decode, join_fragments, windows
 from eval.brat import BratDoc
 from training.mention_model import encode, train
 
+LABELS = dict(enumerate(TAGS))
 
-def test_tags_to_spans() -> None:
-    offsets = [(0, 0), (0, 5), (6, 10), (11, 14), (15, 20), (0, 0)]
-    tags = ["O", "B-DIAGNOSIS", "I-DIAGNOSIS", "O", "I-PROCEDURE", "O"]
-    assert tags_to_spans(offsets, tags, 100) == [(100, 110, "DIAGNOSIS"), (115, 120, "PROCEDURE")]
+
+def _row(
+    o: float, bd: float = 0.0, id_: float = 0.0, bp: float = 0.0, ip: float = 0.0
+) -> list[float]:
+    return [o, bd, id_, bp, ip]
+
+
+def test_decode_runs_inside_pieces_and_labels_them_by_mass() -> None:
+    offsets = [(0, 0), (0, 5), (6, 10), (11, 14), (15, 20), (21, 25), (0, 0)]
+    probs = np.array(
+        [
+            _row(1.0),
+            _row(0.1, bd=0.8, id_=0.1),  # B-DIAGNOSIS
+            _row(0.2, id_=0.3, ip=0.5),  # inside, I- flips to PROCEDURE: same mention
+            _row(0.9, bd=0.1),  # outside
+            _row(0.4, ip=0.6),  # an I- after O starts a mention
+            _row(0.3, bp=0.6, ip=0.1),  # B- outweighs I-: a new mention
+            _row(1.0),
+        ]
+    )
+    spans = decode(offsets, probs, LABELS, 100)
+    assert [s for s, _ in spans] == [
+        (100, 110, "DIAGNOSIS"),
+        (115, 120, "PROCEDURE"),
+        (121, 125, "PROCEDURE"),
+    ]
+    assert spans[0][1] == pytest.approx(0.85)
+
+
+def test_join_fragments_joins_a_split_phrase_only() -> None:
+    text = "dilated cardiomyopathy; BUN and creatinine\nedema fever"
+    scored = [
+        ((0, 7, "DIAGNOSIS"), 0.9),
+        ((8, 22, "DIAGNOSIS"), 0.6),
+        ((24, 31, "PROCEDURE"), 0.8),  # "BUN and"
+        ((32, 42, "PROCEDURE"), 0.8),
+        ((43, 48, "DIAGNOSIS"), 0.8),  # after a line break
+        ((49, 54, "PROCEDURE"), 0.8),  # another label
+    ]
+    joined = join_fragments(text, scored)
+    assert [s for s, _ in joined] == [
+        (0, 22, "DIAGNOSIS"),
+        (24, 31, "PROCEDURE"),
+        (32, 42, "PROCEDURE"),
+        (43, 48, "DIAGNOSIS"),
+        (49, 54, "PROCEDURE"),
+    ]
+    assert joined[0][1] == pytest.approx((0.9 * 7 + 0.6 * 14) / 21)
 
 
 def test_windows_cover_the_text_on_line_boundaries(tiny_tagger_base: Path) -> None:

@@ -1,0 +1,123 @@
+"""Evidence per suggestion (cac.coding.evidence): which supports state a code, the tagger's
+check on borrowed spans, cue widening, the inferred gate and the offset check."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from cac.codesets.records import CodeRecord, System
+from cac.coding import evidence
+from cac.coding.records import Evidence, Suggestion
+from cac.ranking.features import CodeCandidate, Support
+
+AF = CodeRecord(System.ICD10CM, "I4891", "Unspecified atrial fibrillation")
+EDEMA = CodeRecord(System.ICD10CM, "R609", "Edema, unspecified")
+CXR = CodeRecord(System.ICD10PCS, "BW03ZZZ", "Plain Radiography of Chest")
+
+
+def _at(text: str, words: str) -> tuple[int, int]:
+    start = text.index(words)
+    return start, start + len(words)
+
+
+def _candidate(record: CodeRecord, text: str, *spans: tuple[str, str]) -> CodeCandidate:
+    """A candidate supported by ``(words, source)`` spans of ``text``."""
+    return CodeCandidate(
+        record.system,
+        record.code,
+        supports=[Support(0.9, source, *_at(text, words)) for words, source in spans],
+    )
+
+
+def _select(
+    record: CodeRecord,
+    text: str,
+    *spans: tuple[str, str],
+    tagged: frozenset[tuple[int, int, str]] | None = None,
+    assertion: str = "present",
+    cues: dict[tuple[int, int], tuple[int, int]] | None = None,
+) -> list[str]:
+    chosen = evidence.select(
+        _candidate(record, text, *spans), record, text, frozenset(), cues or {}, assertion, tagged
+    )
+    return [e.text for e in chosen]
+
+
+def test_a_span_states_a_code_when_its_words_share_the_concept() -> None:
+    assert evidence.states(AF, "atrial fibrillation")
+    assert not evidence.states(EDEMA, "kidney disease")
+
+
+def test_names_needs_two_concept_words_or_the_only_one() -> None:
+    assert evidence.names(EDEMA, "pitting edema")
+    assert not evidence.names(AF, "left atrial enlargement")
+    assert evidence.names(AF, "new atrial fibrillation")
+
+
+def test_a_borrowed_span_is_evidence_only_when_it_states_the_code() -> None:
+    text = "Type 2 diabetes; atrial fibrillation."
+    assert _select(AF, text, ("Type 2 diabetes", "dense"), ("atrial fibrillation", "search")) == [
+        "atrial fibrillation"
+    ]
+
+
+def test_with_a_tagger_a_borrowed_span_must_lie_in_a_mention_of_the_codes_kind() -> None:
+    text = "Chest pain; chest X-ray clear."
+    pain = (*_at(text, "Chest pain"), "DIAGNOSIS")
+    xray = (*_at(text, "chest X-ray"), "PROCEDURE")
+    spans = (("Chest", "train"), ("chest X-ray", "train"))
+    assert _select(CXR, text, *spans, tagged=frozenset({pain, xray})) == ["chest X-ray"]
+    # without the tagger (phrase matcher only) the shared word is enough
+    assert _select(CXR, text, *spans) == ["Chest", "chest X-ray"]
+    # the code's own title or index phrase needs no tagger
+    assert _select(CXR, text, ("Chest", "kb"), tagged=frozenset({pain})) == ["Chest"]
+
+
+def test_a_code_no_support_states_takes_a_mention_that_names_it() -> None:
+    text = "Exam: 2+ pitting edema of both ankles."
+    mention = (*_at(text, "pitting edema"), "DIAGNOSIS")
+    got = _select(EDEMA, text, ("ankles", "votes"), tagged=frozenset({mention}))
+    assert got == ["pitting edema"]
+
+
+def test_historical_evidence_is_widened_to_its_cue() -> None:
+    text = "History of atrial fibrillation, now in sinus rhythm."
+    span = _at(text, "atrial fibrillation")
+    cue = _at(text, "History of")
+    got = _select(AF, text, ("atrial fibrillation", "kb"), assertion="historical", cues={span: cue})
+    assert got == ["History of atrial fibrillation"]
+    assert _select(AF, text, ("atrial fibrillation", "kb"), cues={span: cue}) == [
+        "atrial fibrillation"
+    ]
+
+
+def _suggestion(confidence: float, *spans: Evidence) -> Suggestion:
+    return Suggestion(
+        System.ICD10CM, "I48.91", AF.title, confidence, spans, "present", False, False, True
+    )
+
+
+def test_an_inferred_code_is_shown_only_when_the_ranker_is_confident() -> None:
+    text = "Irregularly irregular rhythm."
+    low, high = _suggestion(0.3), _suggestion(0.95)
+    kept_low, kept_high = evidence.finish([low, high], text)
+    assert not kept_low.shown and kept_low.suppressed_by is not None
+    assert kept_low.suppressed_by.rule == evidence.INFERRED_RULE
+    assert kept_high.shown
+    assert kept_high.to_json()["evidence"] == [
+        {"start": None, "end": None, "text": "", "kind": "inferred"}
+    ]
+
+
+def test_finish_tidies_nested_spans_and_checks_offsets() -> None:
+    text = "atrial fibrillation"
+    inner = Evidence(0, 6, "atrial")
+    outer = Evidence(0, 19, "atrial fibrillation")
+    (out,) = evidence.finish([_suggestion(0.9, inner, outer)], text)
+    assert out.evidence == (outer,)
+    wrong = _suggestion(0.9, replace(outer, text="atrial flutter!"))
+    with pytest.raises(evidence.InternalEvidenceError) as caught:
+        evidence.finish([wrong], text)
+    assert "fibrillation" not in str(caught.value)  # names the code and offsets, never text
