@@ -2,7 +2,8 @@
 
 Writes under ``eval/reports/``: ``codiesp_dev.{md,json}``, the predictions TSV, a confidence
 reliability plot, a per-chapter recall plot, and ``mentions.json`` (MACCROBAT dev slice and
-BC5CDR test, for the coder's mentions, the tagger alone and the phrase matcher alone).
+BC5CDR test, for the coder's mentions, the tagger alone and the phrase matcher alone), and
+``evidence.json`` (shown codes' evidence on the MACCROBAT dev slice and the hand-written cases).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cac.pipeline import Coder
+from eval.evidence import evaluate as evaluate_evidence
 from eval.mentions import SOURCES, corpus_docs, evaluate_docs, labels_of, predictor
 from eval.plots import (
     ece_interval,
@@ -87,6 +89,39 @@ def coherence_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def evidence_lines(report: dict[str, Any]) -> list[str]:
+    """The evidence section: MACCROBAT entities of the right kind, and the hand-written cases."""
+    lines = [
+        "",
+        f"## Evidence of the shown codes, MACCROBAT dev slice ({report['maccrobat']['docs']} docs)",
+        "",
+        "| system | evidence spans | on an entity of the right kind | shown codes "
+        "| with such a span | inferred (no span) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for system, m in report["maccrobat"].items():
+        if isinstance(m, dict):
+            lines.append(
+                f"| {system} | {m['spans']} | {m['span_share']:.1%} | {m['shown_codes']} "
+                f"| {m['code_share']:.1%} | {m['inferred_codes']} |"
+            )
+    c = report["cases"]
+    lines += [
+        "",
+        "Right kind: Disease_disorder or Sign_symptom for ICD-10-CM, Diagnostic_procedure or",
+        "Therapeutic_procedure for procedure codes (`cac eval evidence`).",
+        "",
+        f"## Evidence, hand-written cases ({c['cases']} notes, `eval/evidence/cases.yaml`)",
+        "",
+        f"- expected words found: {c['found']} of {c['expected_words']} "
+        f"({c['found_share']:.1%}); of the codes shown: {c['found_of_shown_codes']} of "
+        f"{c['words_of_shown_codes']} ({c['found_share_of_shown_codes']:.1%})",
+        f"- shown codes pointing at another condition's words: {c['pointing_elsewhere']} of "
+        f"{c['shown_codes']} ({c['pointing_elsewhere_share']:.1%})",
+    ]
+    return lines
+
+
 def main() -> None:
     REPORTS.mkdir(parents=True, exist_ok=True)
     coder = Coder.load()
@@ -111,6 +146,8 @@ def main() -> None:
     (REPORTS / "codiesp_dev.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     mentions = mention_scores(coder)
     (REPORTS / "mentions.json").write_text(json.dumps(mentions, indent=2) + "\n", encoding="utf-8")
+    evidence = evaluate_evidence(coder)
+    (REPORTS / "evidence.json").write_text(json.dumps(evidence, indent=2) + "\n", encoding="utf-8")
     lines = [
         "# Evaluation report, `make eval`",
         "",
@@ -166,6 +203,7 @@ def main() -> None:
         "MACCROBAT: cac's dev slice (every 5th document), never trained on. BC5CDR: the test",
         "set, disease mentions only (DIAGNOSIS); the tagger trains on BC5CDR train + dev.",
     ]
+    lines += evidence_lines(evidence)
     (REPORTS / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 

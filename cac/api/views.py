@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -42,10 +43,22 @@ def decision_out(d: Decision) -> DecisionOut:
     )
 
 
-def evidence_kind(s: Suggestion, index: int) -> str:
+def evidence_kind(s: Suggestion, index: int) -> Literal["mention", "abbreviation", "combination"]:
     """The kind of a stored evidence span; spans stored without one are mentions."""
     kinds = s.evidence_kinds or []
-    return str(kinds[index]) if index < len(kinds) else "mention"
+    kind = str(kinds[index]) if index < len(kinds) else "mention"
+    if kind == "abbreviation":
+        return "abbreviation"
+    if kind == "combination":
+        return "combination"
+    return "mention"
+
+
+def inferred(s: Suggestion) -> list[EvidenceOut]:
+    """A model's code stored without evidence: one ``inferred`` entry (no words state it)."""
+    if s.origin != "model":
+        return []
+    return [EvidenceOut(start=None, end=None, text="", kind="inferred")]
 
 
 def rationale_out(s: Suggestion) -> list[RuleCitationOut]:
@@ -67,7 +80,8 @@ def suggestion_out(s: Suggestion, text: str, decision: Decision | None) -> Sugge
         evidence=[
             EvidenceOut(start=a, end=b, text=text[a:b], kind=evidence_kind(s, i))
             for i, (a, b) in enumerate(s.evidence)
-        ],
+        ]
+        or inferred(s),
         assertion=s.assertion,
         demo=s.demo,
         needs_specificity=s.needs_specificity,

@@ -47,7 +47,8 @@ class FakeCoder:
     """Suggests a fixed code for each keyword present, with the keyword as evidence. Shown codes
     cite the rule that showed them; "fever" beside "pneumonia" is kept back (not shown,
     ``suppressed_by`` the integral-symptom rule, displaced by J18.9); "ckd" is an abbreviation
-    and a code that needs specificity, with its billable alternatives."""
+    and a code that needs specificity, with its billable alternatives; "palpitations" yields
+    I49.9 with no evidence (inferred)."""
 
     model_info: ClassVar[dict[str, str]] = {"pipeline": "fake/1", "kb": "test"}
     KEYWORDS: ClassVar[dict[str, tuple[System, str, str]]] = {
@@ -59,7 +60,9 @@ class FakeCoder:
         "headache": (System.ICD10CM, "R51.9", "Headache, unspecified"),
         "fever": (System.ICD10CM, "R50.9", "Fever, unspecified"),
         "ckd": (System.ICD10CM, "N18.9", "Chronic kidney disease, unspecified"),
+        "palpitations": (System.ICD10CM, "I49.9", "Cardiac arrhythmia, unspecified"),
     }
+    INFERRED: ClassVar[frozenset[str]] = frozenset({"palpitations"})  # no words state I49.9
     ABBREVIATIONS: ClassVar[frozenset[str]] = frozenset({"ckd"})
     ALTERNATIVES: ClassVar[dict[str, tuple[str, ...]]] = {
         "N18.9": ("N18.1", "N18.2", "N18.30", "N18.4", "N18.5", "N18.6")
@@ -77,6 +80,8 @@ class FakeCoder:
                 continue
             kind = "abbreviation" if word in self.ABBREVIATIONS else "mention"
             evidence = (Evidence(start, start + len(word), text[start : start + len(word)], kind),)
+            if word in self.INFERRED:
+                evidence = ()
             confidence = 0.9 - rank / 20
             kept_back = word == "fever" and "pneumonia" in lower
             rationale = (

@@ -41,6 +41,9 @@ def test_posting_a_note_returns_suggestions_from_the_real_coder(real_api: Api) -
         assert suggestion["status"] == "pending"
         assert suggestion["model_version"]
         for evidence in suggestion["evidence"]:
+            if evidence["kind"] == "inferred":  # no words state it: nothing to highlight
+                assert suggestion["evidence"] == [evidence] and evidence["start"] is None
+                continue
             assert CLINICAL[evidence["start"] : evidence["end"]] == evidence["text"]
     stored = real_api.client.get(
         f"/v1/notes/{note['id']}/suggestions", headers=real_api.auth("coder")
@@ -121,6 +124,17 @@ def test_a_note_reads_back_with_its_text_and_decided_codes(api: Api) -> None:
         {"system": "icd10cm", "code": "J18.9", "suggestion_id": pneumonia["id"]},
         {"system": "icd10cm", "code": "E11.65", "suggestion_id": diabetes["id"]},
     ]
+
+
+def test_a_code_no_words_state_reads_back_as_inferred_without_offsets(api: Api) -> None:
+    note = api.post_note(note_text("Palpitations and pneumonia.")).json()
+    by_code = {s["code"]: s for s in note["suggestions"]}
+    inferred = [{"start": None, "end": None, "text": "", "kind": "inferred"}]
+    assert by_code["I49.9"]["evidence"] == inferred
+    assert by_code["J18.9"]["evidence"][0]["kind"] == "mention"
+    listed = api.client.get(f"/v1/notes/{note['id']}/suggestions", headers=api.auth("coder")).json()
+    stored = next(s for s in listed["suggestions"] if s["code"] == "I49.9")
+    assert stored["evidence"] == inferred
 
 
 def test_every_response_carries_a_request_id(api: Api) -> None:

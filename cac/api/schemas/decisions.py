@@ -73,14 +73,19 @@ SUPPRESSED_EXAMPLE: dict[str, JsonValue] = {
 
 
 class EvidenceOut(BaseModel):
-    start: int = Field(description="Character offset in the note text (inclusive).")
-    end: int = Field(description="Character offset in the note text (exclusive).")
-    text: str
-    kind: str = Field(
+    start: int | None = Field(
+        description="Character offset in the note text (inclusive); null for `inferred`."
+    )
+    end: int | None = Field(
+        description="Character offset in the note text (exclusive); null for `inferred`."
+    )
+    text: str = Field(description="`text[start:end]` of the note; empty for `inferred`.")
+    kind: Literal["mention", "abbreviation", "combination", "inferred"] = Field(
         description="How the span states the code: `mention` (its words name it), "
         "`abbreviation` (an abbreviation of it), `combination` (one of the conditions a "
-        "combination code joins). Spans stored without a kind, and a coder's spans, are "
-        "`mention`."
+        "combination code joins). A model's code that no words of the note state has one "
+        "entry of kind `inferred`, without offsets: nothing to highlight. Spans stored without "
+        "a kind, and a coder's spans, are `mention`."
     )
 
 
