@@ -361,7 +361,12 @@ class Conventions:
                 continue  # "CKD, not due to the hypertension": no presumed link (I.A.15)
             citation = RuleCitation(f"combination.{rule.id}", rule.section, rule.detail)
             confidence = min(p.confidence for p in components)
+            # a row with words of its own (Z79.4: "insulin") is stated by them; the others by
+            # every component they join
+            said = [note.saying(w.words) for w in rule.slots if w.words and not w.absent]
             evidence = tuple(
+                Evidence(a, b, note.text[a:b], "combination") for a, b in filter(None, said)
+            ) or tuple(
                 Evidence(v.start, v.end, v.text, "combination")
                 for p in components
                 for v in p.evidence

@@ -83,11 +83,15 @@ def states(record: CodeRecord, words: str) -> bool:
 
 
 def names(record: CodeRecord, words: str) -> bool:
-    """A stricter :func:`states`: ``words`` say two of the code's concept stems, or its only one
-    ("pitting edema" names *Edema*; "left atrial enlargement" does not name *Atrial
-    fibrillation*)."""
-    concept = concept_stems(record)
-    return bool(concept) and len(concept & said_stems(words)) >= min(2, len(concept))
+    """A stricter :func:`states`: ``words`` say two content stems of one of the code's terms
+    (title, inclusion or index term), or its only one ("pitting edema" names *Edema*; "left
+    atrial enlargement" does not name *Atrial fibrillation*)."""
+    said = said_stems(words)
+    for requirement in record_requirements(record):
+        need = requirement.need - _GENERIC
+        if need and len(need & said) >= min(2, len(need)):
+            return True
+    return False
 
 
 def _kind(words: str) -> str:

@@ -339,6 +339,13 @@ class NoteStatements:
         """Whether one sentence says all of ``stems`` (not negated)."""
         return any(stems <= s.stems for s in self.sentences)
 
+    def saying(self, stems: frozenset[str]) -> tuple[int, int] | None:
+        """The tightest span of the first sentence that says all of ``stems``, if one does."""
+        for sentence in self.sentences:
+            if stems <= sentence.stems and all(sentence.where.get(x) for x in stems):
+                return sentence.span(stems)
+        return None
+
 
 def crosses(a: tuple[int, int], b: tuple[int, int]) -> bool:
     """Whether spans ``a`` and ``b`` overlap without either holding the other: words that
