@@ -217,6 +217,10 @@ def score_case(case: EvidenceCase, shown: Sequence[Shown]) -> dict[str, Any]:
     }
 
 
+def _tracked(items: Sequence[Any], label: str, progress: bool) -> Iterable[Any]:
+    return track(items, label, console=Console(stderr=True), transient=True) if progress else items
+
+
 def _share(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
@@ -225,11 +229,11 @@ def run_cases(
     coder: CoderLike, cases: Sequence[EvidenceCase], progress: bool = True
 ) -> dict[str, Any]:
     """Code every case (note and setting only), then score each against its expectations."""
-    items: Iterable[EvidenceCase] = cases
-    if progress:
-        items = track(cases, "evidence cases", console=Console(stderr=True), transient=True)
     start = time.perf_counter()
-    coded = [shown_of(coder.code(c.note, setting=c.setting)) for c in items]
+    coded = [
+        shown_of(coder.code(c.note, setting=c.setting))
+        for c in _tracked(cases, "evidence cases", progress)
+    ]
     seconds = time.perf_counter() - start
     # expectations are read only now, after every note has been coded
     results = [score_case(c, s) for c, s in zip(cases, coded, strict=True)]
@@ -277,10 +281,7 @@ def run_maccrobat(
     coder: CoderLike, docs: Sequence[BratDoc], progress: bool = True
 ) -> dict[str, Any]:
     """Code each document's text, then score the shown codes' evidence against its entities."""
-    items: Iterable[BratDoc] = docs
-    if progress:
-        items = track(docs, "evidence, MACCROBAT", console=Console(stderr=True), transient=True)
-    coded = [shown_of(coder.code(d.text)) for d in items]
+    coded = [shown_of(coder.code(d.text)) for d in _tracked(docs, "evidence, MACCROBAT", progress)]
     totals: dict[str, list[int]] = {}
     most = 0
     for doc, shown in zip(docs, coded, strict=True):
