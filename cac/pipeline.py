@@ -19,7 +19,9 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -312,7 +314,11 @@ class Coder:
         if self.stated_titles is not None and len(text) < SHORT_NOTE_CHARS:
             # asserted on their own: a title span holding a cue ("s/p", "family history of")
             # would hide it from the mentions it modifies
-            stated = self.stated_titles.matches(text)
+            stated = [
+                m
+                for m in self.stated_titles.matches(text)
+                if not joins_list_items(text, (m.start, m.end), tagged)
+            ]
             own = sorted({(m.start, m.end) for m in stated} - set(asserted))
             for a in self.annotator.annotate(parsed, own):
                 asserted[(a.start, a.end)] = a
@@ -417,6 +423,21 @@ class Coder:
             if head and head in self._cue_phrases():
                 return start + words[k].start()
         return start
+
+
+_LIST_SEPARATOR = re.compile(r"\s*[,;]\s*")
+
+
+def joins_list_items(
+    text: str, span: tuple[int, int], tagged: Iterable[tuple[int, int, str]]
+) -> bool:
+    """Whether ``span`` holds two of the tagger's diagnoses that only a comma or semicolon
+    separates: items of a list ("COPD, GERD"), two conditions, not one title stated by their
+    words together (K22.2 *Esophageal obstruction* from "obstructive" and "esophageal")."""
+    inside = sorted(
+        (a, b) for a, b, label in tagged if label == "DIAGNOSIS" and span[0] <= a and b <= span[1]
+    )
+    return any(_LIST_SEPARATOR.fullmatch(text[prev[1] : nxt[0]]) for prev, nxt in pairwise(inside))
 
 
 def client_mentions(analysis: NoteAnalysis, suggestions: list[Suggestion]) -> list[Mention]:

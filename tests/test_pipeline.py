@@ -239,3 +239,19 @@ def test_issue_examples_are_coded_as_a_coder_would(coder: Coder) -> None:
         shown = {s.code for s in coder.code(text).suggestions if s.shown}
         assert must <= shown, (text, shown)
         assert not (must_not & shown), (text, shown)
+
+
+def test_a_title_stated_across_listed_conditions_is_no_statement() -> None:
+    from cac.pipeline import joins_list_items
+
+    text = "Past medical history: COPD, GERD; type 2 diabetes, diet controlled."
+    copd, gerd = text.index("COPD"), text.index("GERD")
+    tagged = [(copd, copd + 4, "DIAGNOSIS"), (gerd, gerd + 4, "DIAGNOSIS")]
+    assert joins_list_items(text, (copd, gerd + 4), tagged)
+    assert not joins_list_items(text, (gerd, gerd + 4), tagged)
+    # a comma inside one condition's words separates no two diagnoses
+    dm = text.index("type 2 diabetes")
+    dm_tagged = [(dm, dm + 15, "DIAGNOSIS")]
+    assert not joins_list_items(text, (dm, len(text) - 1), dm_tagged)
+    # two procedures in a list are not the tagger's diagnoses
+    assert not joins_list_items(text, (copd, gerd + 4), [(a, b, "PROCEDURE") for a, b, _ in tagged])

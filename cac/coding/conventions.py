@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 
 from cac.codesets.records import CodeRecord, System, normalize_code
 from cac.coding import axes, combinations, companions, excludes, integral, specificity
+from cac.coding.evidence import said_stems
 from cac.coding.notes import TabularNotes
 from cac.coding.records import Evidence, RuleCitation, Suggestion, Suppression
 from cac.coding.rules import any_match
@@ -46,6 +47,9 @@ BILLABLE_SECTION = {System.ICD10PCS: "PCS.A.1"}
 DEFAULT_BILLABLE_SECTION = "I.B.2"
 SEQUENCING_RULE = "sequencing.code_first"
 DENIED_RULE = "assertion.denied"
+# a code is read as the less exact reading of another's words unless the ranker is this much
+# surer of it than of the other
+_SURER = 0.05
 SEQUENCING_SECTION = "I.A.13"
 ALTERNATIVES = 20
 _MEMO = 50_000  # knowledge-base records memoised per process (a bounded, cleared dict)
@@ -462,6 +466,38 @@ class Conventions:
                         specificity.SECTION,
                         other.record.display,
                         f"{other.record.display} states all that {e.record.display} does, and more",
+                    ),
+                )
+                break
+        # a code whose title the note does not state, all of whose evidence is words that
+        # state another shown code (inside its span, words of its title): the same words read
+        # less exactly (B99.9 "infection" and J98.8 "respiratory infection" inside J06.9's
+        # "acute upper respiratory infection"; "Pseudomonas aeruginosa" says more than J95.851)
+        for e in slate.shown(System.ICD10CM):
+            if e.stated_span is not None or not e.evidence:
+                continue
+            for other in shown:
+                span = other.stated_span
+                if other is e or not other.shown or span is None:
+                    continue
+                if other.confidence + _SURER < e.confidence:  # the ranker reads them as e's
+                    continue
+                if not all(
+                    span[0] <= ev.start
+                    and ev.end <= span[1]
+                    and said_stems(ev.text) <= other.stated_need
+                    for ev in e.evidence
+                ):
+                    continue
+                if self._paired(e, other):
+                    continue
+                slate.suppress(
+                    e,
+                    Suppression(
+                        specificity.SUBSUMED_RULE,
+                        specificity.SECTION,
+                        other.record.display,
+                        f"its words state {other.record.display}, which says more",
                     ),
                 )
                 break

@@ -7,13 +7,22 @@ words say the code's concept is its evidence:
 
 * a phrase of the code's own title, inclusion or index terms (lexicon source ``kb``, stated
   titles ``title``) always is;
+* a phrase CodiEsp's coders gave as the code's evidence (lexicon source ``train``, aligned at
+  ``KNOWN_MIN_SCORE`` or more) is: "hyporeflexia" states R29.2 *Abnormal reflex* with no word
+  in common;
 * any other span is when its words (with the abbreviation table and word equivalences expanded:
-  "CHF" says "congestive heart failure") share a content word with the code's title, inclusion
-  or index terms, generic words ("disease", "unspecified", "acute", "left") aside. "kidney
-  disease" is not the evidence of R50.9 *Fever*, nor "type 2 diabetes" of I10.
+  "CHF" says "congestive heart failure", "rectal bleeding" says "hemorrhage of rectum") name
+  the code (:func:`names`): two content words of one of its terms, or the term's only one,
+  generic words ("disease", "unspecified", "acute", "left") aside. "kidney disease" is not the
+  evidence of R50.9 *Fever*, nor "type 2 diabetes" of I10, nor "rectal" of K62.5.
+
+With the tagger, the last two must also lie in a mention the tagger found of the code's kind
+(a known phrase may be a whole tagger span of another label: the tagger calls "strabismus" a
+procedure now and then).
 
 A historical or family assertion widens the span to its ConText cue ("History of colon
-cancer", "Mother had breast cancer"). A code that no span states is ``inferred``: it has no
+cancer", "Mother had breast cancer") when no other mention or list separator stands between
+them ("Past Medical History: COPD, GERD" leaves GERD's evidence "GERD"). A code that no span states is ``inferred``: it has no
 evidence span, and it stays above the cut only when the ranker is at least
 ``INFERRED_CONFIDENCE`` sure of it (:func:`finish`, rule ``evidence.inferred``).
 Offsets are checked against the text on the way out (:func:`check_offsets`).
@@ -32,6 +41,9 @@ from cac.errors import CacError
 from cac.ranking.features import CodeCandidate, mention_label
 
 DIRECT_SOURCES = frozenset({"kb", "title"})
+# phrases CodiEsp-X annotators (or title alignment on train) tied to the code, and how sure
+KNOWN_SOURCES = frozenset({"train"})
+KNOWN_MIN_SCORE = 0.5
 # A shown code that no span states stays shown only at this confidence or above. On CodiEsp dev
 # (250 notes) 18 % of shown D codes and 37 % of P are inferred; at 0.5 shown precision D 0.657 ->
 # 0.681, P 0.552 -> 0.616, F1 D 0.457 -> 0.452, P 0.316 -> 0.300 (0.9: F1 0.423, 0.265).
@@ -114,7 +126,8 @@ def select(
     for a historical or family code, at most ``MAX_SPANS``; empty when none does.
 
     With the tagger's spans (``tagged``: start, end, label), a span that is not the code's own
-    title or index phrase states it only inside a mention the tagger found of the code's kind:
+    title or index phrase states it only inside a mention the tagger found of the code's kind
+    (a known phrase, ``KNOWN_SOURCES``, also as a whole tagger span of any label):
     "chest" in "chest pain" shares a word with *Plain Radiography of Chest* but is no X-ray,
     "atrial" in "left atrial enlargement" is no atrial fibrillation. A code none of its own
     supports states (one reached by neighbour votes or a sibling) takes the tagger's mentions
@@ -122,15 +135,21 @@ def select(
     """
     label = mention_label(record.system)
     mentions = [(a, b) for a, b, kind in tagged or () if kind == label]
+    whole = {(a, b) for a, b, _ in tagged or ()}
     spans: set[tuple[int, int]] = set()
     for support in candidate.supports:
         span = (support.start, support.end)
         if span in not_evidence:
             continue
         direct = support.source in DIRECT_SOURCES
+        known = support.source in KNOWN_SOURCES and support.score >= KNOWN_MIN_SCORE
         if direct or (
-            states(record, text[span[0] : span[1]])
-            and (tagged is None or any(a < span[1] and span[0] < b for a, b in mentions))
+            (known or names(record, text[span[0] : span[1]]))
+            and (
+                tagged is None
+                or any(a < span[1] and span[0] < b for a, b in mentions)
+                or (known and span in whole)
+            )
         ):
             spans.add(span)
     if not spans:  # reached otherwise (votes, a sibling): a mention that names it outright
@@ -139,10 +158,25 @@ def select(
     for start, end in sorted(spans, key=lambda s: (s[1] - s[0], s))[:MAX_SPANS]:
         kind = _kind(text[start:end])
         cue = cues.get((start, end)) if assertion in ("historical", "family") else None
-        if cue is not None and max(cue[0] - end, start - cue[1]) <= NEAR_CUE:
+        if cue is not None and _widens(text, (start, end), cue, tagged):
             start, end = min(start, cue[0]), max(end, cue[1])
         out.append(Evidence(start, end, text[start:end], kind))
     return tuple(sorted(dict.fromkeys(out), key=lambda e: (e.start, e.end)))
+
+
+def _widens(
+    text: str,
+    span: tuple[int, int],
+    cue: tuple[int, int],
+    tagged: frozenset[tuple[int, int, str]] | None,
+) -> bool:
+    """Whether ``span``'s evidence takes in its cue: one near it, with no list separator and no
+    other mention between them ("Past Medical History: COPD, GERD" is GERD's history and COPD's,
+    so GERD's evidence stays "GERD")."""
+    gap = (cue[1], span[0]) if cue[1] <= span[0] else (span[1], cue[0])
+    if gap[1] - gap[0] > NEAR_CUE or any(c in text[gap[0] : gap[1]] for c in ",;"):
+        return False
+    return not any(gap[0] <= a and b <= gap[1] for a, b, _ in tagged or ())
 
 
 def tidy(spans: tuple[Evidence, ...]) -> tuple[Evidence, ...]:

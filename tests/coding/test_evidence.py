@@ -93,6 +93,50 @@ def test_historical_evidence_is_widened_to_its_cue() -> None:
     ]
 
 
+REFLEX = CodeRecord(System.ICD10CM, "R292", "Abnormal reflex")
+RECTAL_BLEEDING = CodeRecord(System.ICD10CM, "K625", "Hemorrhage of anus and rectum")
+GERD = CodeRecord(System.ICD10CM, "K219", "Gastro-esophageal reflux disease without esophagitis")
+
+
+def test_a_known_phrase_states_its_code_as_the_tagger_spans_it() -> None:
+    """A phrase CodiEsp's coders gave as a code's evidence (source ``train``) states it with
+    no word in common, inside a mention of the code's kind or as a whole tagger span (the
+    tagger may label it otherwise); a weak alignment does not."""
+    text = "Neurology: hyporeflexia of both legs."
+    span = _at(text, "hyporeflexia")
+    strong = CodeCandidate(REFLEX.system, REFLEX.code, [Support(0.8, "train", *span)])
+    weak = CodeCandidate(REFLEX.system, REFLEX.code, [Support(0.1, "train", *span)])
+
+    def chosen(candidate: CodeCandidate, label: str) -> list[str]:
+        tagged = frozenset({(*span, label)})
+        found = evidence.select(candidate, REFLEX, text, frozenset(), {}, "present", tagged)
+        return [e.text for e in found]
+
+    assert chosen(strong, "DIAGNOSIS") == ["hyporeflexia"]
+    assert chosen(strong, "PROCEDURE") == ["hyporeflexia"]
+    assert chosen(weak, "DIAGNOSIS") == []
+
+
+def test_a_borrowed_span_must_name_the_code_not_share_one_word() -> None:
+    """ "rectal" shares a word with *Hemorrhage of anus and rectum* but says no hemorrhage;
+    the tagger's "rectal bleeding" names it."""
+    text = "Rectal ulcer; rectal bleeding for months."
+    ulcer = (*_at(text, "Rectal ulcer"), "DIAGNOSIS")
+    bleeding = (*_at(text, "rectal bleeding"), "DIAGNOSIS")
+    got = _select(RECTAL_BLEEDING, text, ("Rectal", "cooc"), tagged=frozenset({ulcer, bleeding}))
+    assert got == ["rectal bleeding"]
+
+
+def test_a_cue_past_another_listed_condition_is_not_taken_in() -> None:
+    text = "Past Medical History: COPD, GERD."
+    span, cue = _at(text, "GERD"), _at(text, "History")
+    tagged = frozenset({(*_at(text, "COPD"), "DIAGNOSIS"), (*span, "DIAGNOSIS")})
+    got = _select(
+        GERD, text, ("GERD", "kb"), tagged=tagged, assertion="historical", cues={span: cue}
+    )
+    assert got == ["GERD"]
+
+
 def _suggestion(confidence: float, *spans: Evidence) -> Suggestion:
     return Suggestion(
         System.ICD10CM, "I48.91", AF.title, confidence, spans, "present", False, False, True
