@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 
 from cac.codesets.records import CodeRecord, System, normalize_code
 from cac.coding import axes, combinations, companions, excludes, integral, specificity
-from cac.coding.evidence import said_stems
+from cac.coding.evidence import said_stems, used_stems
 from cac.coding.notes import TabularNotes
 from cac.coding.records import Evidence, RuleCitation, Suggestion, Suppression
 from cac.coding.rules import any_match
@@ -164,8 +164,9 @@ class Conventions:
             self._integral(slate)
             self._companions(slate)
             self._unspecified(slate)
-            self._subsumed(slate)
+            self._subsumed(slate, note.text)
             self._axes(slate)
+            self._excluded_by_words(slate, note)
             self._excludes(slate)
         return slate.ordered(self._sequence)
 
@@ -442,7 +443,7 @@ class Conventions:
                 )
 
     # 5b. a code whose stated words another shown code states with more
-    def _subsumed(self, slate: _Slate) -> None:
+    def _subsumed(self, slate: _Slate, text: str) -> None:
         """A shown code stated by words that a more specific shown code states with more (K37
         "appendicitis" inside K35.80 "acute appendicitis"; R52 "pain" inside R10.31) is kept
         back, unless the two are a code-first / use-additional pair (E11.22 with N18.9)."""
@@ -472,7 +473,8 @@ class Conventions:
         # a code whose title the note does not state, all of whose evidence is words that
         # state another shown code (inside its span, words of its title): the same words read
         # less exactly (B99.9 "infection" and J98.8 "respiratory infection" inside J06.9's
-        # "acute upper respiratory infection"; "Pseudomonas aeruginosa" says more than J95.851)
+        # "acute upper respiratory infection"; "injury" in "pressure injury", which says
+        # L89's "pressure ulcer"; "Pseudomonas aeruginosa" says more than J95.851)
         for e in slate.shown(System.ICD10CM):
             if e.stated_span is not None or not e.evidence:
                 continue
@@ -485,7 +487,8 @@ class Conventions:
                 if not all(
                     span[0] <= ev.start
                     and ev.end <= span[1]
-                    and said_stems(ev.text) <= other.stated_need
+                    and said_stems(ev.text)
+                    <= used_stems(text[span[0] : span[1]], other.stated_need)
                     for ev in e.evidence
                 ):
                     continue
@@ -527,6 +530,25 @@ class Conventions:
                 )
 
     # 7. Excludes1
+    def _excluded_by_words(self, slate: _Slate, note: NoteStatements) -> None:
+        """A shown code whose evidence words state a condition its own Excludes1 note sends
+        elsewhere is kept back (I.A.12.a: "gestational diabetes" is no E11.9)."""
+        for e in slate.shown(System.ICD10CM):
+            if not e.evidence:
+                continue
+            term = self.excludes.stated_at(e.record, note, [(v.start, v.end) for v in e.evidence])
+            if term is not None:
+                slate.suppress(
+                    e,
+                    Suppression(
+                        excludes.STATED_RULE,
+                        excludes.SECTION,
+                        None,
+                        f"the note states {term}, which an Excludes1 note of "
+                        f"{e.record.display} codes elsewhere",
+                    ),
+                )
+
     def _excludes(self, slate: _Slate) -> None:
         shown = sorted(slate.shown(System.ICD10CM), key=_specific_first)
         kept: list[_Entry] = []

@@ -22,9 +22,9 @@ procedure now and then).
 
 A historical or family assertion widens the span to its ConText cue ("History of colon
 cancer", "Mother had breast cancer") when no other mention or list separator stands between
-them ("Past Medical History: COPD, GERD" leaves GERD's evidence "GERD"). A code that no span states is ``inferred``: it has no
-evidence span, and it stays above the cut only when the ranker is at least
-``INFERRED_CONFIDENCE`` sure of it (:func:`finish`, rule ``evidence.inferred``).
+them ("Past Medical History: COPD, GERD" leaves GERD's evidence "GERD"). A code that no span
+states is ``inferred``: it has no evidence span, and it stays above the cut only when the ranker
+is at least ``INFERRED_CONFIDENCE`` sure of it (:func:`finish`, rule ``evidence.inferred``).
 Offsets are checked against the text on the way out (:func:`check_offsets`).
 """
 
@@ -87,6 +87,19 @@ def said_stems(words: str) -> frozenset[str]:
         if f" {' '.join(short)} " in joined:
             stems |= content_stems(" ".join(long))
     return frozenset(stems - _GENERIC)
+
+
+def used_stems(words: str, need: frozenset[str]) -> frozenset[str]:
+    """The stems of ``words`` that go to stating a title that needs ``need``: those it needs,
+    and the words of a short form whose expansion says some of them ("injury" of "pressure
+    injury", which says *pressure ulcer*)."""
+    used = set(need)
+    tokens = words.lower().replace("/", " ").split()
+    joined = f" {' '.join(tokens)} "
+    for short, long in expansions_in(tokens):
+        if f" {' '.join(short)} " in joined and content_stems(" ".join(long)) & need:
+            used |= content_stems(" ".join(short))
+    return frozenset(used)
 
 
 def states(record: CodeRecord, words: str) -> bool:

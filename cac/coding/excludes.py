@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cac.codesets.records import normalize_code
+from cac.codesets.records import CodeRecord, normalize_code
 from cac.coding.notes import TabularNotes
 from cac.coding.rules import CodePattern
+from cac.coding.statements import NoteStatements, content_stems, record_requirements
 
 SECTION = "I.A.12.a"
 RULE = "excludes1"
+STATED_RULE = "excludes1.stated"
+# qualifiers of an Excludes1 term a note need not say ("secondary diabetes mellitus NEC")
+_QUALIFIERS = frozenset({"nec", "nos"})
 
 
 class Excludes1:
@@ -27,6 +31,26 @@ class Excludes1:
     def of(self, code: str) -> tuple[CodePattern, ...]:
         """What ``code`` (normalised) and its ancestors exclude."""
         return self.notes.references(code, "excludes1")
+
+    def stated_at(
+        self, record: CodeRecord, note: NoteStatements, spans: Sequence[tuple[int, int]]
+    ) -> str | None:
+        """An Excludes1 term of ``record`` (or its ancestors) that a sentence of ``note`` states
+        in words overlapping ``spans`` (the code's evidence), if one does: "gestational
+        diabetes" is no E11 *Type 2 diabetes mellitus*, whose note excludes it. A term needs a
+        word the code's own terms lack, and none of its words denied."""
+        own = frozenset().union(*(r.need for r in record_requirements(record)))
+        for term in self.notes.texts(record.code, "excludes1"):
+            need = content_stems(term) - _QUALIFIERS
+            if not need or not need - own:
+                continue
+            for sentence in note.sentences:
+                if not need <= sentence.stems:
+                    continue
+                start, end = sentence.span(need)
+                if any(a < end and start < b for a, b in spans):
+                    return term
+        return None
 
     def excluded(self, a: str, b: str) -> bool:
         """Whether an Excludes1 note of ``a`` (or its ancestors) names ``b``, or the reverse."""

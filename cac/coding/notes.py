@@ -50,6 +50,23 @@ class TabularNotes:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
         self._refs: dict[tuple[str, str], tuple[CodePattern, ...]] = {}
+        self._texts: dict[tuple[str, str], tuple[str, ...]] = {}
+
+    def texts(self, code: str, field: str) -> tuple[str, ...]:
+        """The ``field`` notes of ``code`` (normalised) and its ancestors, as written."""
+        key = (code, f"{field}:text")
+        if key not in self._texts:
+            if len(self._texts) > CACHED:
+                self._texts = {}
+            found: list[str] = []
+            node = self.kb.get(System.ICD10CM, code)
+            depth = 0
+            while node is not None and depth < _DEPTH:
+                found.extend(getattr(node, field))
+                node = self.kb.get(System.ICD10CM, node.parent) if node.parent else None
+                depth += 1
+            self._texts[key] = tuple(found)
+        return self._texts[key]
 
     def references(self, code: str, field: str) -> tuple[CodePattern, ...]:
         """Code patterns the ``field`` notes of ``code`` (normalised) and its ancestors name."""

@@ -165,3 +165,11 @@ def test_finish_tidies_nested_spans_and_checks_offsets() -> None:
     with pytest.raises(evidence.InternalEvidenceError) as caught:
         evidence.finish([wrong], text)
     assert "fibrillation" not in str(caught.value)  # names the code and offsets, never text
+
+
+def test_used_stems_count_a_short_form_that_says_the_title() -> None:
+    need = frozenset(evidence.stem(w) for w in ("pressure", "ulcer", "heel"))
+    used = evidence.used_stems("pressure injury of the heel", need)
+    assert evidence.said_stems("injury") <= used
+    # a word no short form gives to the title is not used by it
+    assert not evidence.said_stems("fracture") <= evidence.used_stems("heel fracture", need)
