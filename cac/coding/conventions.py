@@ -460,25 +460,30 @@ class Conventions:
                     continue
                 if self._paired(e, other):
                     continue
-                slate.suppress(
+                _subsume(
+                    slate,
                     e,
-                    Suppression(
-                        specificity.SUBSUMED_RULE,
-                        specificity.SECTION,
-                        other.record.display,
-                        f"{other.record.display} states all that {e.record.display} does, and more",
-                    ),
+                    other,
+                    f"{other.record.display} states all that {e.record.display} does, and more",
                 )
                 break
-        # a code whose title the note does not state, all of whose evidence is words that
-        # state another shown code (inside its span, words of its title): the same words read
-        # less exactly (B99.9 "infection" and J98.8 "respiratory infection" inside J06.9's
-        # "acute upper respiratory infection"; "injury" in "pressure injury", which says
-        # L89's "pressure ulcer"; "Pseudomonas aeruginosa" says more than J95.851)
+        self._read_less_exactly(slate, shown, text)
+
+    def _read_less_exactly(self, slate: _Slate, stated: list[_Entry], text: str) -> None:
+        """A code whose title the note does not state, all of whose evidence is words that
+        state another shown code (inside its span, words of its title): the same words read
+        less exactly (B99.9 "infection" and J98.8 "respiratory infection" inside J06.9's
+        "acute upper respiratory infection"; "injury" in "pressure injury", which says L89's
+        "pressure ulcer"; "Pseudomonas aeruginosa" says more than J95.851)."""
+        words = {
+            id(o): used_stems(text[o.stated_span[0] : o.stated_span[1]], o.stated_need)
+            for o in stated
+            if o.stated_span is not None
+        }
         for e in slate.shown(System.ICD10CM):
             if e.stated_span is not None or not e.evidence:
                 continue
-            for other in shown:
+            for other in stated:
                 span = other.stated_span
                 if other is e or not other.shown or span is None:
                     continue
@@ -487,21 +492,14 @@ class Conventions:
                 if not all(
                     span[0] <= ev.start
                     and ev.end <= span[1]
-                    and said_stems(ev.text)
-                    <= used_stems(text[span[0] : span[1]], other.stated_need)
+                    and said_stems(ev.text) <= words[id(other)]
                     for ev in e.evidence
                 ):
                     continue
                 if self._paired(e, other):
                     continue
-                slate.suppress(
-                    e,
-                    Suppression(
-                        specificity.SUBSUMED_RULE,
-                        specificity.SECTION,
-                        other.record.display,
-                        f"its words state {other.record.display}, which says more",
-                    ),
+                _subsume(
+                    slate, e, other, f"its words state {other.record.display}, which says more"
                 )
                 break
 
@@ -690,6 +688,14 @@ def _specific_first(e: _Entry) -> tuple[bool, bool, bool, int, bool, float, str]
         not e.stated,
         -e.confidence,
         e.code,
+    )
+
+
+def _subsume(slate: _Slate, e: _Entry, other: _Entry, detail: str) -> None:
+    """Keep ``e`` back as read by ``other``'s words (``specificity.subsumed``)."""
+    slate.suppress(
+        e,
+        Suppression(specificity.SUBSUMED_RULE, specificity.SECTION, other.record.display, detail),
     )
 
 

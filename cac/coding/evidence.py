@@ -81,12 +81,16 @@ def concept_stems(record: CodeRecord) -> frozenset[str]:
 def said_stems(words: str) -> frozenset[str]:
     """What a span says: its content stems, and those of the expansions its words hold."""
     stems = set(content_stems(words))
+    for _, long in _expansions_said(words):
+        stems |= content_stems(" ".join(long))
+    return frozenset(stems - _GENERIC)
+
+
+def _expansions_said(words: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The (short form, expansion) pairs whose short form ``words`` hold."""
     tokens = words.lower().replace("/", " ").split()
     joined = f" {' '.join(tokens)} "
-    for short, long in expansions_in(tokens):
-        if f" {' '.join(short)} " in joined:
-            stems |= content_stems(" ".join(long))
-    return frozenset(stems - _GENERIC)
+    return [(s, long) for s, long in expansions_in(tokens) if f" {' '.join(s)} " in joined]
 
 
 def used_stems(words: str, need: frozenset[str]) -> frozenset[str]:
@@ -94,10 +98,8 @@ def used_stems(words: str, need: frozenset[str]) -> frozenset[str]:
     and the words of a short form whose expansion says some of them ("injury" of "pressure
     injury", which says *pressure ulcer*)."""
     used = set(need)
-    tokens = words.lower().replace("/", " ").split()
-    joined = f" {' '.join(tokens)} "
-    for short, long in expansions_in(tokens):
-        if f" {' '.join(short)} " in joined and content_stems(" ".join(long)) & need:
+    for short, long in _expansions_said(words):
+        if content_stems(" ".join(long)) & need:
             used |= content_stems(" ".join(short))
     return frozenset(used)
 

@@ -54,7 +54,7 @@ class TabularNotes:
 
     def texts(self, code: str, field: str) -> tuple[str, ...]:
         """The ``field`` notes of ``code`` (normalised) and its ancestors, as written."""
-        key = (code, f"{field}:text")
+        key = (code, field)
         if key not in self._texts:
             if len(self._texts) > CACHED:
                 self._texts = {}
@@ -74,13 +74,5 @@ class TabularNotes:
         if key not in self._refs:
             if len(self._refs) > CACHED:
                 self._refs = {}
-            found: list[CodePattern] = []
-            node = self.kb.get(System.ICD10CM, code)
-            depth = 0
-            while node is not None and depth < _DEPTH:
-                for note in getattr(node, field):
-                    found.extend(references(note))
-                node = self.kb.get(System.ICD10CM, node.parent) if node.parent else None
-                depth += 1
-            self._refs[key] = tuple(found)
+            self._refs[key] = tuple(p for note in self.texts(code, field) for p in references(note))
         return self._refs[key]
