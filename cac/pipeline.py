@@ -102,6 +102,8 @@ class NoteAnalysis:
     cues: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     # tagger spans with the model's confidence (the client's mentions are the confident ones)
     tagged: dict[tuple[int, int, str], float] = field(default_factory=dict)
+    # each asserted span's assertion ("family" for the mother's "headaches")
+    assertions: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,7 @@ class Coder:
             not_evidence=analysis.cue_spans,
             cues=analysis.cues,
             tagged=frozenset(analysis.tagged) if self.tagger is not None else None,
+            asserted=analysis.assertions,
         )
         if self.conventions is not None:
             suggestions = self.conventions.apply(suggestions, text)
@@ -336,7 +339,8 @@ class Coder:
         titles = self.titles.columns(text, candidates)
         note = NoteContext(len(text), frozenset(everything), votes, titles)
         cue_of = {span: a.cue for span, a in asserted.items() if a.cue is not None}
-        return NoteAnalysis(mentions, candidates, note, cue_spans, cue_of, dict(scored))
+        said = {span: a.assertion for span, a in asserted.items()}
+        return NoteAnalysis(mentions, candidates, note, cue_spans, cue_of, dict(scored), said)
 
     def features(self, analysis: NoteAnalysis) -> dict[System, tuple[list[CodeCandidate], Any]]:
         """Per system: the note's candidates and their feature rows (:mod:`cac.ranking`)."""

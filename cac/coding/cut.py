@@ -134,13 +134,14 @@ def suggest(
     not_evidence: frozenset[tuple[int, int]] = frozenset(),
     cues: Mapping[tuple[int, int], tuple[int, int]] | None = None,
     tagged: frozenset[tuple[int, int, str]] | None = None,
+    asserted: Mapping[tuple[int, int], str] | None = None,
 ) -> list[Suggestion]:
     """Every candidate as a suggestion with its confidence (the ranker's calibrated
     probability, else the best weighted support), ``shown`` at or above its system's
     threshold, ranked per system by confidence. Spans in ``not_evidence`` are never a
     suggestion's evidence; a suggestion's evidence is the spans that state its code
     (:func:`cac.coding.evidence.select`, which reads the tagger's spans in ``tagged``), widened
-    to their assertion cue in ``cues``."""
+    to their assertion cue in ``cues``; ``asserted`` holds each span's assertion."""
     suggestions = []
     note = NoteStatements(text) if len(text) < SHORT_NOTE_CHARS else None
     for system, (candidates, records, rows) in per_system.items():
@@ -159,7 +160,7 @@ def suggest(
             shown = confidence >= threshold
             assertion = summary(candidate.assertions)
             stating = evidence.select(
-                candidate, record, text, not_evidence, cues or {}, assertion, tagged
+                candidate, record, text, not_evidence, cues or {}, assertion, tagged, asserted
             )
             suggestions.append(
                 Suggestion(

@@ -30,6 +30,7 @@ Offsets are checked against the text on the way out (:func:`check_offsets`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import lru_cache
@@ -52,6 +53,7 @@ INFERRED_RULE = "evidence.inferred"
 INFERRED_SECTION = "I.A.19"
 MAX_SPANS = 10  # evidence spans per suggestion, the tightest first in text order
 NEAR_CUE = 40  # characters between a cue and its mention for one widened span
+_TOKEN = re.compile(r"[a-z0-9]+")  # the words of a span, as the expansion table splits them
 _GENERIC_WORDS = (
     "disease disorder condition abnormal abnormality syndrome unspecified other specified acute "
     "chronic left right bilateral type stage site part region initial encounter subsequent "
@@ -88,7 +90,7 @@ def said_stems(words: str) -> frozenset[str]:
 
 def _expansions_said(words: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """The (short form, expansion) pairs whose short form ``words`` hold."""
-    tokens = words.lower().replace("/", " ").split()
+    tokens = _TOKEN.findall(words.lower())
     joined = f" {' '.join(tokens)} "
     return [(s, long) for s, long in expansions_in(tokens) if f" {' '.join(s)} " in joined]
 
@@ -136,6 +138,7 @@ def select(
     cues: Mapping[tuple[int, int], tuple[int, int]],
     assertion: str,
     tagged: frozenset[tuple[int, int, str]] | None = None,
+    asserted: Mapping[tuple[int, int], str] | None = None,
 ) -> tuple[Evidence, ...]:
     """The spans among ``candidate``'s supports that state ``record``, widened to their cue
     for a historical or family code, at most ``MAX_SPANS``; empty when none does.
@@ -146,7 +149,9 @@ def select(
     "chest" in "chest pain" shares a word with *Plain Radiography of Chest* but is no X-ray,
     "atrial" in "left atrial enlargement" is no atrial fibrillation. A code none of its own
     supports states (one reached by neighbour votes or a sibling) takes the tagger's mentions
-    of its kind that name it (:func:`names`).
+    of its kind that name it (:func:`names`) and carry its assertion (``asserted``: a span's
+    ConText assertion, present when absent): a relative's "headaches" are not the evidence of
+    the patient's R51.9.
     """
     label = mention_label(record.system)
     mentions = [(a, b) for a, b, kind in tagged or () if kind == label]
@@ -167,8 +172,14 @@ def select(
             )
         ):
             spans.add(span)
+        elif tagged is not None and (joined := _joined(span, mentions, text, record)):
+            spans.add(joined)
     if not spans:  # reached otherwise (votes, a sibling): a mention that names it outright
-        spans = {(a, b) for a, b in mentions if names(record, text[a:b])}
+        spans = {
+            (a, b)
+            for a, b in mentions
+            if names(record, text[a:b]) and _same_assertion((asserted or {}).get((a, b)), assertion)
+        }
     out: list[Evidence] = []
     for start, end in sorted(spans, key=lambda s: (s[1] - s[0], s))[:MAX_SPANS]:
         kind = _kind(text[start:end])
@@ -177,6 +188,33 @@ def select(
             start, end = min(start, cue[0]), max(end, cue[1])
         out.append(Evidence(start, end, text[start:end], kind))
     return tuple(sorted(dict.fromkeys(out), key=lambda e: (e.start, e.end)))
+
+
+def _joined(
+    span: tuple[int, int], mentions: list[tuple[int, int]], text: str, record: CodeRecord
+) -> tuple[int, int] | None:
+    """``span`` and a tagger mention of the code's kind right beside it (only a space or a
+    hyphen between), when the two together name the code: the tagger found "radiograph" in
+    "A chest radiograph", and "chest" came from the lexicon."""
+    for a, b in mentions:
+        if b <= span[0]:
+            start, end, gap = a, span[1], text[b : span[0]]
+        elif span[1] <= a:
+            start, end, gap = span[0], b, text[span[1] : a]
+        else:
+            continue
+        if gap in (" ", "-") and names(record, text[start:end]):
+            return start, end
+    return None
+
+
+def _same_assertion(mention: str | None, code: str) -> bool:
+    """Whether a mention asserted ``mention`` can state a code asserted ``code``: the same
+    assertion, present and possible counting as one (an uncertain diagnosis is coded as
+    established inpatient, II.H)."""
+    current = {"present", "possible"}
+    mention = mention or "present"
+    return mention == code or (mention in current and code in current)
 
 
 def _widens(

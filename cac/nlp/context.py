@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import spacy
 from spacy.language import Language
@@ -114,6 +114,16 @@ def build_nlp() -> Language:
     return nlp
 
 
+def trigger_matcher(nlp: Language) -> Any:
+    """A matcher of the pipeline's ConText trigger phrases alone (medspaCy's own matcher, built
+    from the same rules), to find the mention spans that hold a trigger."""
+    from medspacy.common.medspacy_matcher import MedspacyMatcher
+
+    matcher = MedspacyMatcher(nlp, name="cac_triggers")
+    matcher.add(nlp.get_pipe("medspacy_context").rules)  # type: ignore[attr-defined]
+    return matcher
+
+
 def modifier_phrases(nlp: Language) -> set[str]:
     """Normalised ConText trigger phrases ("no evidence", "mother", "history") and every
     contiguous part of them: words that modify a mention and must never be a mention."""
@@ -140,6 +150,7 @@ class AssertionAnnotator:
 
     def __init__(self, nlp: Language | None = None) -> None:
         self._nlp = nlp or build_nlp()
+        self._triggers = trigger_matcher(self._nlp)
         self._lock = threading.Lock()
 
     def cue_phrases(self) -> set[str]:
@@ -161,29 +172,50 @@ class AssertionAnnotator:
         return ParsedNote(text, doc, found)
 
     def annotate(self, note: str | ParsedNote, spans: list[tuple[int, int]]) -> list[AssertedSpan]:
-        """Assertion and section for each ``(start, end)`` character span, in input order."""
+        """Assertion and section for each ``(start, end)`` character span, in input order.
+
+        ConText drops a trigger that overlaps a mention (a mention's own words never modify it:
+        "diabetes without complications"), and with it the trigger's hold on every other
+        mention. A span that holds a trigger ("HIV negative", a phrase the lexicon knows) is
+        therefore asserted in a second pass, apart from the rest: "HIV" beside it stays negated.
+        """
         if not spans:
             return []
         parsed = note if isinstance(note, ParsedNote) else self.parse(note)
+        out = [AssertedSpan(s, e, "present", None) for s, e in spans]
         with self._lock:
             doc = parsed.doc
-            group: list[Span] = []
-            index: list[int] = []
+            placed: list[tuple[int, Span]] = []
             for i, (start, end) in enumerate(spans):
                 span = doc.char_span(start, end, label="MENTION", alignment_mode="expand")
                 if span is not None:
-                    group.append(span)
-                    index.append(i)
-            doc.spans[SPAN_GROUP] = group
-            for name, component in self._nlp.pipeline:
-                if name not in _PARSE_PIPES:
-                    doc = component(doc)
-        out = [AssertedSpan(s, e, "present", None) for s, e in spans]
-        for i, span in zip(index, doc.spans[SPAN_GROUP], strict=True):
+                    placed.append((i, span))
+            triggers = [(a, b) for _, a, b in self._triggers(doc)]
+            holding = [
+                (i, s) for i, s in placed if any(s.start <= a and b <= s.end for a, b in triggers)
+            ]
+            plain = [p for p in placed if p not in holding]
+            for group in (plain, holding):
+                if group:
+                    self._context(doc, group, spans, out)
+        return out
+
+    def _context(
+        self,
+        doc: Doc,
+        group: list[tuple[int, Span]],
+        spans: list[tuple[int, int]],
+        out: list[AssertedSpan],
+    ) -> None:
+        """Sections and ConText over one group of mention spans (the lock held)."""
+        doc.spans[SPAN_GROUP] = [span for _, span in group]
+        for name, component in self._nlp.pipeline:
+            if name not in _PARSE_PIPES:
+                doc = component(doc)
+        for (i, _), span in zip(group, doc.spans[SPAN_GROUP], strict=True):
             start, end = spans[i]
             assertion = _assertion(span)
             out[i] = AssertedSpan(start, end, assertion, _section(span), _cue(doc, span, assertion))
-        return out
 
 
 # ConText's modifier categories per assertion

@@ -38,9 +38,17 @@ def _select(
     tagged: frozenset[tuple[int, int, str]] | None = None,
     assertion: str = "present",
     cues: dict[tuple[int, int], tuple[int, int]] | None = None,
+    asserted: dict[tuple[int, int], str] | None = None,
 ) -> list[str]:
     chosen = evidence.select(
-        _candidate(record, text, *spans), record, text, frozenset(), cues or {}, assertion, tagged
+        _candidate(record, text, *spans),
+        record,
+        text,
+        frozenset(),
+        cues or {},
+        assertion,
+        tagged,
+        asserted,
     )
     return [e.text for e in chosen]
 
@@ -80,6 +88,39 @@ def test_a_code_no_support_states_takes_a_mention_that_names_it() -> None:
     mention = (*_at(text, "pitting edema"), "DIAGNOSIS")
     got = _select(EDEMA, text, ("ankles", "votes"), tagged=frozenset({mention}))
     assert got == ["pitting edema"]
+
+
+HEADACHE = CodeRecord(System.ICD10CM, "R519", "Headache, unspecified")
+
+
+def test_a_mention_of_another_assertion_is_no_fallback_evidence() -> None:
+    """A code reached by votes takes a mention that names it only when the mention carries
+    the code's assertion: the mother's headaches are not the patient's R51.9."""
+    text = "MRI of the brain normal. His mother has a history of headaches."
+    mention = _at(text, "headaches")
+    tagged = frozenset({(*mention, "DIAGNOSIS")})
+    spans = (("brain", "sibling"),)
+    assert _select(HEADACHE, text, *spans, tagged=tagged) == ["headaches"]
+    assert _select(HEADACHE, text, *spans, tagged=tagged, asserted={mention: "family"}) == []
+    family = _select(
+        HEADACHE, text, *spans, tagged=tagged, asserted={mention: "family"}, assertion="family"
+    )
+    assert family == ["headaches"]
+
+
+def test_a_span_and_the_tagger_mention_beside_it_name_a_code_together() -> None:
+    """The tagger found "radiograph" alone; the lexicon's "chest" beside it makes the pair
+    that names *Plain Radiography of Chest*. A word the mention does not touch does not."""
+    text = "A chest radiograph showed infiltrates; chest wall normal."
+    tagged = frozenset({(*_at(text, "radiograph"), "PROCEDURE")})
+    assert _select(CXR, text, ("chest", "cooc"), tagged=tagged) == ["chest radiograph"]
+    assert _select(CXR, text, ("chest wall", "cooc"), tagged=tagged) == []
+
+
+def test_x_ray_is_radiography() -> None:
+    assert evidence.names(CXR, "chest X-ray")
+    assert evidence.names(CXR, "chest x-rays")
+    assert evidence.names(CXR, "CXR")
 
 
 def test_historical_evidence_is_widened_to_its_cue() -> None:

@@ -50,6 +50,52 @@ def test_assertions(annotator: AssertionAnnotator, text: str, mention: str, asse
     assert span.assertion == assertion
 
 
+@pytest.mark.parametrize(
+    ("text", "mention", "assertion"),
+    [
+        # a result after its test: "X negative", "tests for X were negative"
+        ("Serologies: HBsAg negative, HIV negative, and syphilis negative.", "HIV", "negated"),
+        ("Serologies: HBsAg negative, HIV negative, and syphilis negative.", "syphilis", "negated"),
+        ("The tests for thrombophilia were negative.", "thrombophilia", "negated"),
+        ("Influenza swab came back negative.", "Influenza", "negated"),
+        ("Blood cultures were negative for MRSA.", "MRSA", "negated"),
+        ("PE negative on CT angiography.", "PE", "negated"),
+        # "negative" before a diagnosis describes it
+        ("Triple negative breast cancer was diagnosed.", "breast cancer", "present"),
+        (
+            "Gram negative rods in the urine; urinary tract infection.",
+            "urinary tract infection",
+            "present",
+        ),
+    ],
+)
+def test_results_after_their_test(
+    annotator: AssertionAnnotator, text: str, mention: str, assertion: str
+) -> None:
+    start = text.index(mention)
+    (span,) = annotator.annotate(text, [(start, start + len(mention))])
+    assert span.assertion == assertion
+
+
+def test_a_span_holding_a_trigger_leaves_it_to_the_others(annotator: AssertionAnnotator) -> None:
+    """ "HIV negative" as a span of its own (a lexicon phrase) would make ConText drop the
+    trigger "negative" for every mention; it is asserted apart, and "HIV" stays negated."""
+    text = "HIV negative. Family history of diabetes."
+    spans = [
+        _at(text, "HIV negative"),
+        _at(text, "HIV"),
+        _at(text, "Family history of diabetes"),
+        _at(text, "diabetes"),
+    ]
+    got = [s.assertion for s in annotator.annotate(text, spans)]
+    assert got[1] == "negated" and got[3] == "family"
+
+
+def _at(text: str, words: str) -> tuple[int, int]:
+    start = text.index(words)
+    return start, start + len(words)
+
+
 def test_family_history_section(annotator: AssertionAnnotator) -> None:
     text = "Family history: diabetes.\nHPI: chest pain."
     spans = annotator.annotate(text, [(16, 24), (text.index("chest"), text.index("chest") + 10)])
