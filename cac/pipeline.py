@@ -339,7 +339,7 @@ class Coder:
         titles = self.titles.columns(text, candidates)
         note = NoteContext(len(text), frozenset(everything), votes, titles)
         cue_of = {span: a.cue for span, a in asserted.items() if a.cue is not None}
-        said = {span: a.assertion for span, a in asserted.items()}
+        said: dict[tuple[int, int], str] = {span: a.assertion for span, a in asserted.items()}
         return NoteAnalysis(mentions, candidates, note, cue_spans, cue_of, dict(scored), said)
 
     def features(self, analysis: NoteAnalysis) -> dict[System, tuple[list[CodeCandidate], Any]]:
