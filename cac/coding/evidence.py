@@ -45,10 +45,11 @@ DIRECT_SOURCES = frozenset({"kb", "title"})
 # phrases CodiEsp-X annotators (or title alignment on train) tied to the code, and how sure
 KNOWN_SOURCES = frozenset({"train"})
 KNOWN_MIN_SCORE = 0.5
-# A shown code that no span states stays shown only at this confidence or above. On CodiEsp dev
-# (250 notes) 18 % of shown D codes and 37 % of P are inferred; at 0.5 shown precision D 0.657 ->
-# 0.681, P 0.552 -> 0.616, F1 D 0.457 -> 0.452, P 0.316 -> 0.300 (0.9: F1 0.423, 0.265).
-INFERRED_CONFIDENCE = 0.5
+# A shown code that no span states stays shown only at this confidence or above: where such codes
+# are right about as often as stated ones. On CodiEsp dev (250 notes; README "Evidence")
+# README) inferred D codes at 0.5-0.6 confidence were in the gold 22 of 50 times, at 0.6-0.7 7 of
+# 12, at 0.7-0.8 25 of 33 (stated codes there: 125 of 190); inferred P codes at 0.6-0.7 1 of 5.
+INFERRED_CONFIDENCE = 0.7
 INFERRED_RULE = "evidence.inferred"
 INFERRED_SECTION = "I.A.19"
 MAX_SPANS = 10  # evidence spans per suggestion, the tightest first in text order
@@ -167,8 +168,8 @@ def select(
             (known or names(record, text[span[0] : span[1]]))
             and (
                 tagged is None
-                or any(a < span[1] and span[0] < b for a, b in mentions)
-                or (known and span in whole)
+                or any(_in_mention(span, m, text, record) for m in mentions)
+                or (known and span in whole and _kind(text[span[0] : span[1]]) != "abbreviation")
             )
         ):
             spans.add(span)
@@ -188,6 +189,37 @@ def select(
             start, end = min(start, cue[0]), max(end, cue[1])
         out.append(Evidence(start, end, text[start:end], kind))
     return tuple(sorted(dict.fromkeys(out), key=lambda e: (e.start, e.end)))
+
+
+_HEAD_END = re.compile(r"\s(?:of|in|with|on|at|due|to|for|from)\s|[,;(]")
+
+
+def _in_mention(
+    span: tuple[int, int], mention: tuple[int, int], text: str, record: CodeRecord
+) -> bool:
+    """Whether ``span`` lies in the tagger's ``mention`` as words that can state ``record``:
+    it overlaps the mention and is not a modifier of another head ("stress" of "stress ulcer"
+    is no *Reaction to severe stress*, "myeloma" of "multiple myeloma oncogene 1" no myeloma).
+    The head is the mention's last content word before a preposition or a comma; a span inside
+    the mention that stops short of it modifies it, unless the code's concept has the head's
+    word too ("diabetes" of "diabetes mellitus")."""
+    a, b = mention
+    if not (a < span[1] and span[0] < b):
+        return False
+    if span[0] < a or b < span[1]:
+        return True
+    words = text[a:b]
+    cut = _HEAD_END.search(words)
+    phrase = words[: cut.start()] if cut else words
+    heads = [
+        m for m in re.finditer(r"[A-Za-z]{3,}", phrase) if stem(m.group().lower()) not in _GENERIC
+    ]
+    if not heads:
+        return True
+    head = heads[-1]
+    if span[1] > a + head.start():
+        return True
+    return stem(head.group().lower()) in concept_stems(record)
 
 
 def _joined(

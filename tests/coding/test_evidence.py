@@ -117,6 +117,34 @@ def test_a_span_and_the_tagger_mention_beside_it_name_a_code_together() -> None:
     assert _select(CXR, text, ("chest wall", "cooc"), tagged=tagged) == []
 
 
+STRESS = CodeRecord(System.ICD10CM, "F439", "Reaction to severe stress, unspecified")
+DIABETES = CodeRecord(System.ICD10CM, "E119", "Type 2 diabetes mellitus without complications")
+BILIRUBIN = CodeRecord(System.ICD10CM, "E807", "Disorder of bilirubin metabolism, unspecified")
+
+
+def test_a_modifier_of_another_head_states_no_code() -> None:
+    """ "stress" in the tagger's "stress ulcer prophylaxis" modifies "ulcer": no F43.9. A word
+    before a head the code's concept has too still states it ("diabetes" of "diabetes
+    mellitus")."""
+    text = "Started stress ulcer prophylaxis. Known diabetes mellitus type 2."
+    tagged = frozenset(
+        {
+            (*_at(text, "stress ulcer"), "DIAGNOSIS"),
+            (*_at(text, "diabetes mellitus type 2"), "DIAGNOSIS"),
+        }
+    )
+    assert _select(STRESS, text, ("stress", "train"), tagged=tagged) == []
+    assert _select(DIABETES, text, ("diabetes", "train"), tagged=tagged) == ["diabetes"]
+
+
+def test_a_known_abbreviation_the_tagger_calls_a_procedure_is_a_test() -> None:
+    """A lab analyte's abbreviation ("DBil", direct bilirubin) that the tagger spans as a
+    procedure states no diagnosis, known phrase or not."""
+    text = "Labs: DBil 4.1 umol/L."
+    tagged = frozenset({(*_at(text, "DBil"), "PROCEDURE")})
+    assert _select(BILIRUBIN, text, ("DBil", "train"), tagged=tagged) == []
+
+
 def test_x_ray_is_radiography() -> None:
     assert evidence.names(CXR, "chest X-ray")
     assert evidence.names(CXR, "chest x-rays")
