@@ -32,7 +32,7 @@ import logging
 from dataclasses import dataclass, field, replace
 
 from cac.codesets.records import CodeRecord, System, normalize_code
-from cac.coding import axes, combinations, companions, excludes, integral, specificity
+from cac.coding import axes, bmi, combinations, companions, excludes, integral, specificity
 from cac.coding.evidence import said_stems, used_stems
 from cac.coding.notes import TabularNotes
 from cac.coding.records import Evidence, RuleCitation, Suggestion, Suppression
@@ -52,6 +52,8 @@ DENIED_RULE = "assertion.denied"
 _SURER = 0.05
 SEQUENCING_SECTION = "I.A.13"
 ALTERNATIVES = 20
+BMI_RULE = "specificity.bmi_value"
+BMI_SECTION = "I.B.14"
 _MEMO = 50_000  # knowledge-base records memoised per process (a bounded, cleared dict)
 # Rules whose codes a coder would keep over a plain ranked code of the same axis.
 _MADE = ("specificity.", "combination.")
@@ -154,6 +156,7 @@ class Conventions:
         cm = [e for e in slate.shown() if e.record.system is System.ICD10CM]
         if cm:
             self._specificity(slate, note)
+            self._bmi(slate, note.text)
             for e in slate.shown(System.ICD10CM):
                 self._read(e, note)
             self._unstated(slate, note)
@@ -237,6 +240,37 @@ class Conventions:
                         f"{e.record.display} is {what}; choose a code below it",
                     ),
                 )
+
+    def _adult_bmi_codes(self) -> list[CodeRecord]:
+        """The knowledge base's adult BMI codes (Z68.1-Z68.45)."""
+        codes = ["Z681", *(f"Z68{n}" for n in range(20, 40)), *(f"Z684{n}" for n in range(1, 6))]
+        return [r for c in codes if (r := self._record(System.ICD10CM, c)) is not None]
+
+    def _bmi(self, slate: _Slate, text: str) -> None:
+        """A shown adult BMI code whose range does not hold the BMI the note writes gives way to
+        the code that does, with the words that state the value as evidence (I.B.14)."""
+        shown = [e for e in slate.shown(System.ICD10CM) if bmi.adult_range(e.record)]
+        if not shown:
+            return
+        values = bmi.stated(text)
+        records = self._adult_bmi_codes()
+        right = {r.code: r for v in values if (r := bmi.holding(v.value, records)) is not None}
+        if len(right) != 1:  # no value, or several BMIs over time: the ranker's pick stands
+            return
+        (record,) = right.values()
+        said = [v for v in values if bmi.holding(v.value, records) is record]
+        for e in shown:
+            if e.code == record.code:
+                continue
+            why = f"the note states BMI {said[0].value:g}"
+            evidence = tuple(
+                Evidence(v.start, v.end, text[v.start : v.end], "mention") for v in said
+            )
+            slate.show(record, e, e.confidence, evidence, RuleCitation(BMI_RULE, BMI_SECTION, why))
+            slate.suppress(
+                e,
+                Suppression(BMI_RULE, BMI_SECTION, record.display, f"{why}, not {e.record.title}"),
+            )
 
     # 2. specificity from the code set
     def _specificity(self, slate: _Slate, note: NoteStatements) -> None:

@@ -201,3 +201,20 @@ def test_documented_as_unrelated_the_link_is_not_presumed(
     text = "Essential hypertension. CKD stage 2."
     out = stage.apply(at(text, ("I10", "Essential hypertension"), ("N18.2", "CKD stage 2")), text)
     assert set(shown(out)) == {"I12.9", "N18.2"}
+
+
+def test_an_adult_bmi_code_holds_the_value_the_note_states(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    """ "body mass index (BMI) of 40" is Z68.41, whatever BMI code the ranker picked; the
+    evidence is the words that state the value. Two BMIs on two codes leave the pick alone."""
+    text = "Obesity with a body mass index (BMI) of 40."
+    out = by_code(stage.apply(cut(real_kb, text, "E66.9", "Z68.1"), text))
+    assert out["Z68.41"].shown and not out["Z68.1"].shown
+    assert out["Z68.1"].suppressed_by.rule == "specificity.bmi_value"  # type: ignore[union-attr]
+    assert out["Z68.1"].suppressed_by.code == "Z68.41"  # type: ignore[union-attr]
+    assert [e.text for e in out["Z68.41"].evidence] == ["body mass index (BMI) of 40"]
+    text = "Obesity, BMI 41 in May, BMI 33 today."
+    assert "Z68.1" in shown(stage.apply(cut(real_kb, text, "E66.9", "Z68.1"), text))
+    text = "Obesity, BMI 95th percentile for age."
+    assert "Z68.1" in shown(stage.apply(cut(real_kb, text, "E66.9", "Z68.1"), text))
