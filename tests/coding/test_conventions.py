@@ -218,3 +218,13 @@ def test_an_adult_bmi_code_holds_the_value_the_note_states(
     assert "Z68.1" in shown(stage.apply(cut(real_kb, text, "E66.9", "Z68.1"), text))
     text = "Obesity, BMI 95th percentile for age."
     assert "Z68.1" in shown(stage.apply(cut(real_kb, text, "E66.9", "Z68.1"), text))
+
+
+def test_hypertensive_ckd_takes_the_stage_the_note_states(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    """I12.9 is hypertensive CKD of stage 1-4 or unspecified; beside end-stage renal disease
+    (N18.6) the combination is I12.0 (I.C.9.a.2)."""
+    text = "Hypertensive chronic kidney disease. End-stage renal disease on dialysis."
+    out = by_code(stage.apply(cut(real_kb, text, "I12.9", "N18.6"), text))
+    assert out["I12.0"].shown and out["N18.6"].shown and not out["I12.9"].shown
