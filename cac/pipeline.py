@@ -460,6 +460,8 @@ def client_mentions(analysis: NoteAnalysis, suggestions: list[Suggestion]) -> li
         )
         if not confident and not codes:
             continue
+        if not confident and _part_of_tagged_evidence(m, shown, analysis):
+            continue  # "chest" of the evidence "chest radiograph": the tagger's span lists it
         if not confident and any(
             k.label == m.label and k.start < m.end and m.start < k.end for k in kept
         ):
@@ -478,6 +480,26 @@ def client_mentions(analysis: NoteAnalysis, suggestions: list[Suggestion]) -> li
             for o in kept
         )
     ]
+
+
+def _part_of_tagged_evidence(m: Mention, shown: list[Suggestion], analysis: NoteAnalysis) -> bool:
+    """Whether phrase ``m`` is only part of an evidence span that a confident tagger mention of
+    its label makes up the rest of (a phrase and the tagger's mention beside it that name a
+    code together, :func:`cac.coding.evidence.select`)."""
+    tagged = [
+        (a, b)
+        for (a, b, label), p in analysis.tagged.items()
+        if label == m.label and p >= MENTION_CONFIDENCE and not (a < m.end and m.start < b)
+    ]
+    return any(
+        e.start <= m.start
+        and m.end <= e.end
+        and (e.end - e.start) > (m.end - m.start)
+        and any(a < e.end and e.start < b for a, b in tagged)
+        for s in shown
+        if mention_label(s.system) == m.label
+        for e in s.evidence
+    )
 
 
 def _model_dir(kind: str, given: Path | None, default: Path) -> tuple[Path, str]:

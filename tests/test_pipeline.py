@@ -255,3 +255,35 @@ def test_a_title_stated_across_listed_conditions_is_no_statement() -> None:
     assert not joins_list_items(text, (dm, len(text) - 1), dm_tagged)
     # two procedures in a list are not the tagger's diagnoses
     assert not joins_list_items(text, (copd, gerd + 4), [(a, b, "PROCEDURE") for a, b, _ in tagged])
+
+
+def test_a_phrase_the_tagger_completes_is_listed_once_as_the_taggers_mention() -> None:
+    """ "chest" (a phrase) and the tagger's "radiograph" together are a chest X-ray's evidence;
+    the client's mentions list the tagger's span, not the phrase beside it as a mention of its
+    own. A phrase the evidence confirms alone is still listed."""
+    from cac.coding.records import Evidence, Mention, Suggestion
+    from cac.pipeline import NoteAnalysis, client_mentions
+    from cac.ranking.features import NoteContext
+
+    text = "A chest radiograph was clear. Hyporeflexia noted."
+    chest, radiograph = (2, 7), (8, 18)
+    hypo = (text.index("Hyporeflexia"), text.index("Hyporeflexia") + 12)
+    mentions = [
+        Mention(*chest, "chest", "PROCEDURE", "present", None),
+        Mention(*radiograph, "radiograph", "PROCEDURE", "present", None),
+        Mention(*hypo, "Hyporeflexia", "DIAGNOSIS", "present", None),
+    ]
+    analysis = NoteAnalysis(
+        mentions, {}, NoteContext(len(text), frozenset()), tagged={(*radiograph, "PROCEDURE"): 0.9}
+    )
+
+    def shown(system: System, code: str, span: tuple[int, int]) -> Suggestion:
+        evidence = (Evidence(*span, text[span[0] : span[1]], "mention"),)
+        return Suggestion(system, code, "", 0.9, evidence, "present", False, False, True, ())
+
+    suggestions = [
+        shown(System.ICD10PCS, "BW03ZZZ", (2, 18)),
+        shown(System.ICD10CM, "R29.2", hypo),
+    ]
+    listed = [(m.text, m.codes) for m in client_mentions(analysis, suggestions)]
+    assert listed == [("radiograph", ("BW03ZZZ",)), ("Hyporeflexia", ("R29.2",))]
