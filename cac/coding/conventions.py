@@ -252,13 +252,12 @@ class Conventions:
         shown = [e for e in slate.shown(System.ICD10CM) if bmi.adult_range(e.record)]
         if not shown:
             return
-        values = bmi.stated(text)
         records = self._adult_bmi_codes()
-        right = {r.code: r for v in values if (r := bmi.holding(v.value, records)) is not None}
-        if len(right) != 1:  # no value, or several BMIs over time: the ranker's pick stands
+        held = [(v, r) for v in bmi.stated(text) if (r := bmi.holding(v.value, records))]
+        if len({r.code for _, r in held}) != 1:  # no value, or several over time: pick stands
             return
-        (record,) = right.values()
-        said = [v for v in values if bmi.holding(v.value, records) is record]
+        record = held[0][1]
+        said = [v for v, _ in held]
         for e in shown:
             if e.code == record.code:
                 continue

@@ -191,6 +191,7 @@ def select(
     return tuple(sorted(dict.fromkeys(out), key=lambda e: (e.start, e.end)))
 
 
+_HEAD_WORD = re.compile(r"[A-Za-z]{3,}")
 _HEAD_END = re.compile(r"\s(?:of|in|with|on|at|due|to|for|from)\s|[,;(]")
 
 
@@ -211,9 +212,7 @@ def _in_mention(
     words = text[a:b]
     cut = _HEAD_END.search(words)
     phrase = words[: cut.start()] if cut else words
-    heads = [
-        m for m in re.finditer(r"[A-Za-z]{3,}", phrase) if stem(m.group().lower()) not in _GENERIC
-    ]
+    heads = [m for m in _HEAD_WORD.finditer(phrase) if stem(m.group().lower()) not in _GENERIC]
     if not heads:
         return True
     head = heads[-1]

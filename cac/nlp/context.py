@@ -66,6 +66,8 @@ class ParsedNote:
     text: str
     doc: Doc
     abbreviations: tuple[Abbreviation, ...]
+    # token ranges of the ConText triggers in the note ("negative", "history of")
+    triggers: tuple[tuple[int, int], ...] = ()
 
 
 # Components run by parse(); the rest run by annotate().
@@ -159,17 +161,18 @@ class AssertionAnnotator:
             return modifier_phrases(self._nlp)
 
     def parse(self, text: str) -> ParsedNote:
-        """Tokens, sentences and the abbreviations the note defines."""
+        """Tokens, sentences, the abbreviations the note defines and its ConText triggers."""
         with self._lock:
             doc = self._nlp.make_doc(text)
             for name, component in self._nlp.pipeline:
                 if name in _PARSE_PIPES:
                     doc = component(doc)
+            triggers = tuple((a, b) for _, a, b in self._triggers(doc))
         found = tuple(
             Abbreviation(a.start_char, a.end_char, a._.long_form.text)
             for a in getattr(doc._, "abbreviations", [])
         )
-        return ParsedNote(text, doc, found)
+        return ParsedNote(text, doc, found, triggers)
 
     def annotate(self, note: str | ParsedNote, spans: list[tuple[int, int]]) -> list[AssertedSpan]:
         """Assertion and section for each ``(start, end)`` character span, in input order.
@@ -190,9 +193,10 @@ class AssertionAnnotator:
                 span = doc.char_span(start, end, label="MENTION", alignment_mode="expand")
                 if span is not None:
                     placed.append((i, span))
-            triggers = [(a, b) for _, a, b in self._triggers(doc)]
             holding = [
-                (i, s) for i, s in placed if any(s.start <= a and b <= s.end for a, b in triggers)
+                (i, s)
+                for i, s in placed
+                if any(s.start <= a and b <= s.end for a, b in parsed.triggers)
             ]
             plain = [p for p in placed if p not in holding]
             for group in (plain, holding):
