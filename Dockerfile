@@ -9,11 +9,11 @@ WORKDIR /app
 # multi-GB CUDA build; an empty ./wheels falls back to the package index.
 COPY wheels/ /wheels/
 RUN pip install --find-links /wheels "torch==2.13.0"
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY cac ./cac
 COPY eval ./eval
 COPY models ./models
-RUN pip install -e . && cac kb build
+RUN pip install -c constraints.txt -e . && cac kb build
 
 EXPOSE 8000
 

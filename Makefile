@@ -13,12 +13,12 @@ export CAC_HOME ?= $(CURDIR)/var
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -e ".[dev,spark]"
+	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -c constraints.txt -e ".[dev,spark]"
 	touch $(STAMP)
 
 kb: setup
