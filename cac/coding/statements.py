@@ -30,7 +30,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from importlib import resources
@@ -48,6 +48,8 @@ _UNSPECIFIED_AXIS = re.compile(
     r"muscle|tendon|joint|region|cause|agent|substance)(?= of\b|\s*,|\s*$)"
 )
 _SITE_AFTER_OF = re.compile(r" of (?:left|right|unspecified|upper|lower|bilateral)\b")
+# "without foreign body of scalp": the site after "foreign body of" is the title's, not the clause's
+_FOREIGN_BODY_OF = re.compile(r"^\s*foreign body of ")
 _EITHER = re.compile(r"\b([a-z]+) or ([a-z]+)\b(?! [a-z]+ (?:disease|neoplasm))")
 _NOT_SPECIFIED = re.compile(r"\bnot specified as ([a-z ]+)")
 # (title head stem, default word stem, the stem that documents the other value): I.C.19.c.1
@@ -56,6 +58,7 @@ _RESIDUAL = re.compile(r"^other\b|\bother specified\b|\bin diseases classified e
 # "without W" names a type of the condition, not the default absence of a complication
 _TYPE_WORDS = frozenset({"aura"})
 STEM = 9
+_CONDITION_SUFFIX = re.compile(r"(uria|emia|opath(?:y|ies|ic))$")
 # Title words that state no axis the note must mention.
 _STOP = frozenset(
     re.findall(
@@ -80,6 +83,10 @@ def stem(word: str) -> str:
     genitive keeps its ending ("pneumoniae" is not "pneumonia")."""
     if len(word) > STEM and word.endswith("ae"):
         return word[: STEM - 2] + "ae"
+    # a suffix past the stem that names another condition: "hemoglobinuria" is not "hemoglobin"
+    if m := _CONDITION_SUFFIX.search(word):
+        if m.start() > STEM:
+            return word[:STEM] + "~" + m.group(1)[:4]
     if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
         word = word[:-1]
     return word[:STEM]
@@ -138,7 +145,9 @@ def requirement(title: str) -> TitleRequirement:
         without = i > 0 and "without" in parts[i - 1]
         # a comma ends a "without" clause: "Migraine without aura, intractable, ..."
         chunks = parts[i].split(",")
-        if without and _SITE_AFTER_OF.search(chunks[0]):  # "without foreign body of left forearm"
+        if without and (
+            _SITE_AFTER_OF.search(chunks[0]) or _FOREIGN_BODY_OF.match(chunks[0])
+        ):  # "without foreign body of left forearm"
             absent_part, _, rest = chunks[0].partition(" of ")
             chunks[0:1] = [absent_part, rest]
         for j, chunk in enumerate(chunks):
@@ -161,6 +170,9 @@ def requirement(title: str) -> TitleRequirement:
         if head in need and default in need:
             need.discard(default)
             forbid.append(frozenset({other}))
+    # a word the title needs elsewhere forbids nothing: "without spontaneous rupture of ear
+    # drum, left ear" needs "ear" and forbids "rupture"
+    forbid = [f - need for f in forbid if f - need]
     ordered = [stem(w) for w in _WORD.findall(text) if w not in _STOP]
     pairs = {(a, b) for a, b in itertools.pairwise(ordered) if _numbered(b)}
     return TitleRequirement(
@@ -316,24 +328,41 @@ class NoteStatements:
         """Like :meth:`states`, with the requirement that is stated."""
         best: tuple[TitleRequirement, int, int] | None = None
         for req in requirements:
-            if req.residual:
-                continue
-            for sentence in self.sentences:
-                if not req.need <= sentence.stems or not req.pairs <= sentence.pairs:
-                    continue
-                if any(clause & sentence.stems for clause in req.forbid):
-                    continue
-                if not req.absent <= sentence.negated:
-                    continue
-                if not all(group & sentence.stems for group in req.either):
-                    continue
-                start, end = sentence.span(req.need)
-                if not self.compact(start, end, req.weight):
-                    continue
+            for start, end in self._stating(req):
                 if best is None or req.weight > best[0].weight:
                     best = (req, start, end)
                 break
         return best
+
+    def statings(
+        self, requirements: Iterable[TitleRequirement]
+    ) -> list[tuple[TitleRequirement, int, int]]:
+        """Every sentence's statement of one of ``requirements`` (the heaviest per sentence),
+        in note order: a title the history states and the assessment states again."""
+        per: dict[tuple[int, int], tuple[TitleRequirement, int, int]] = {}
+        for req in requirements:
+            for start, end in self._stating(req):
+                key = next((s.start, s.end) for s in self.sentences if s.start <= start < s.end)
+                if key not in per or req.weight > per[key][0].weight:
+                    per[key] = (req, start, end)
+        return [per[k] for k in sorted(per)]
+
+    def _stating(self, req: TitleRequirement) -> Iterator[tuple[int, int]]:
+        """The span stating ``req`` in each sentence that states it, in note order."""
+        if req.residual:
+            return
+        for sentence in self.sentences:
+            if not req.need <= sentence.stems or not req.pairs <= sentence.pairs:
+                continue
+            if any(clause & sentence.stems for clause in req.forbid):
+                continue
+            if not req.absent <= sentence.negated:
+                continue
+            if not all(group & sentence.stems for group in req.either):
+                continue
+            start, end = sentence.span(req.need)
+            if self.compact(start, end, req.weight):
+                yield start, end
 
     def mentions(self, stems: frozenset[str]) -> bool:
         """Whether one sentence says all of ``stems`` (not negated)."""

@@ -69,3 +69,21 @@ def test_the_stating_words_stand_close() -> None:
         "Dysphagia, odynophagia, tachypnea, limited mouth opening and cervical swelling.",
         "Cervical dysphagia",
     )
+
+
+def test_a_word_the_title_needs_is_not_forbidden_by_its_without_clause() -> None:
+    # "without spontaneous rupture of ear drum, left ear" needs "ear", forbids "rupture"
+    title = "Acute suppurative otitis media without spontaneous rupture of ear drum, left ear"
+    assert states("Acute suppurative otitis media of the left ear.", title)
+    assert not states("Acute suppurative otitis media of the left ear with rupture.", title)
+
+
+def test_the_site_after_foreign_body_is_the_titles() -> None:
+    title = "Puncture wound without foreign body of scalp"
+    assert not states("Small puncture wounds on the dorsum; no foreign body.", title)
+    assert states("Puncture wound of the scalp, no foreign body.", title)
+
+
+def test_a_condition_suffix_past_the_stem_is_another_word() -> None:
+    assert not states("Hemoglobin of 6.9.", "Hemoglobinuria")
+    assert states("Hemoglobinuria on urinalysis.", "Hemoglobinuria")
