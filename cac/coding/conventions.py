@@ -29,10 +29,22 @@ naming the rule, the section and the displacing code, so a coder restores it wit
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field, replace
 
 from cac.codesets.records import CodeRecord, System, normalize_code
-from cac.coding import axes, bmi, combinations, companions, excludes, integral, specificity
+from cac.coding import (
+    axes,
+    bmi,
+    combinations,
+    companions,
+    excludes,
+    gestation,
+    injuries,
+    integral,
+    specificity,
+)
+from cac.coding.cut import stated_confidence
 from cac.coding.evidence import said_stems, used_stems
 from cac.coding.notes import TabularNotes
 from cac.coding.records import Evidence, RuleCitation, Suggestion, Suppression
@@ -54,6 +66,24 @@ SEQUENCING_SECTION = "I.A.13"
 ALTERNATIVES = 20
 BMI_RULE = "specificity.bmi_value"
 BMI_SECTION = "I.B.14"
+GESTATION_RULE = "specificity.weeks_of_gestation"
+GESTATION_SECTION = "I.C.21.c.11"
+DOMINANCE_RULE = "specificity.dominant_side"
+DOMINANCE_SECTION = "I.C.6.a"
+# "right-handed", "left hand dominant", "ambidextrous": which side is the patient's dominant one
+_HANDED = re.compile(
+    r"\b(right|left)(?:[- ]handed|[- ]hand[- ]dominant)\b|\b(ambidextrous)\b", re.IGNORECASE
+)
+_SIDED = re.compile(r"\b(left|right) (dominant|nondominant)\b")
+FOLLOW_UP_RULE = "follow_up.after_cancer_treatment"
+FOLLOW_UP_SECTION = "I.C.21.c.8"
+# "here for surveillance colonoscopy", "surveillance imaging": a follow-up examination
+_SURVEILLANCE = re.compile(r"\bsurveillance(?:\s+(?!of\b|for\b)[a-z]+)?", re.IGNORECASE)
+_NOT_BEFORE = re.compile(r"\b(?:no|not|declines|defer(?:s|red)?)\W+(?:\w+\W+){0,2}$", re.IGNORECASE)
+INJURY_RULE = "specificity.stated_injury"
+SUPERFICIAL_RULE = "injury.superficial_with_severe"
+SUPERFICIAL_SECTION = "I.C.19.b.1"
+EXTERNAL_CAUSE_RULE = "external_cause.stated"
 _MEMO = 50_000  # knowledge-base records memoised per process (a bounded, cleared dict)
 # Rules whose codes a coder would keep over a plain ranked code of the same axis.
 _MADE = ("specificity.", "combination.")
@@ -128,6 +158,9 @@ class Conventions:
         self.combinations: tuple[combinations.Combination, ...] = combinations.combinations()
         self.integral = integral.integral_rules()
         self.axes = axes.axes()
+        self.injuries = injuries.Injuries(kb)
+        # a code the words state, made here, is as likely right as a stated title in a short note
+        self.stated_confidence = stated_confidence()
         if System.ICD10CM in kb.systems:
             self._check_targets()
 
@@ -153,10 +186,15 @@ class Conventions:
         slate = _Slate([e for s in suggestions if (e := self._entry(s)) is not None])
         note = NoteStatements(text)
         self._billable(slate)
+        if System.ICD10CM in self.kb.systems:
+            self._injuries(slate, note)
         cm = [e for e in slate.shown() if e.record.system is System.ICD10CM]
         if cm:
             self._specificity(slate, note)
             self._bmi(slate, note.text)
+            self._gestation(slate, note.text)
+            self._dominance(slate, note.text)
+            self._follow_up(slate, note.text)
             for e in slate.shown(System.ICD10CM):
                 self._read(e, note)
             self._unstated(slate, note)
@@ -270,6 +308,125 @@ class Conventions:
                 e,
                 Suppression(BMI_RULE, BMI_SECTION, record.display, f"{why}, not {e.record.title}"),
             )
+
+    def _gestation(self, slate: _Slate, text: str) -> None:
+        """Beside a shown pregnancy code (O09-O9A), the Z3A code of the one gestational age
+        the note writes, with those words as evidence (I.C.21.c.11)."""
+        pregnant = [e for e in slate.shown(System.ICD10CM) if "O09" <= e.code[:3] <= "O9A"]
+        if not pregnant or any(e.code.startswith("Z3A") for e in slate.shown(System.ICD10CM)):
+            return
+        said = gestation.stated(text)
+        codes = {gestation.z3a_code(w.weeks) for w in said}
+        if len(codes) != 1 or None in codes:
+            return
+        record = self._record(System.ICD10CM, codes.pop() or "")
+        if record is None or not record.billable or not record.active:
+            return
+        evidence = tuple(Evidence(w.start, w.end, text[w.start : w.end], "mention") for w in said)
+        why = f"the note states {said[0].weeks} weeks of gestation"
+        slate.add(
+            record,
+            pregnant[0].confidence,
+            evidence,
+            RuleCitation(GESTATION_RULE, GESTATION_SECTION, why),
+        )
+
+    def _follow_up(self, slate: _Slate, text: str) -> None:
+        """A shown personal history of cancer (Z85.-) in a note that says the visit is
+        surveillance: the follow-up examination after completed treatment, Z08, is coded
+        first with the history code beside it (I.C.21.c.8)."""
+        history = [e for e in slate.shown(System.ICD10CM) if e.code.startswith("Z85")]
+        if not history:
+            return
+        said = [
+            m
+            for m in _SURVEILLANCE.finditer(text)
+            if not _NOT_BEFORE.search(text[max(0, m.start() - 30) : m.start()])
+        ]
+        record = self._record(System.ICD10CM, "Z08")
+        if not said or record is None or not record.billable or not record.active:
+            return
+        evidence = tuple(Evidence(m.start(), m.end(), m.group(0), "mention") for m in said)
+        why = RuleCitation(
+            FOLLOW_UP_RULE,
+            FOLLOW_UP_SECTION,
+            f"surveillance after treatment of the cancer {history[0].record.display} records",
+        )
+        slate.add(record, history[0].confidence, evidence, why)
+
+    def _dominance(self, slate: _Slate, text: str) -> None:
+        """A shown hemiplegia or monoplegia code's dominant or nondominant side follows the
+        handedness the note states ("right-handed" with left hemiparesis: nondominant), with
+        those words as evidence; without one the defaults stand (I.C.6.a)."""
+        hands = list(_HANDED.finditer(text))
+        sides = {(m.group(1) or m.group(2)).lower() for m in hands}
+        if len(sides) != 1:
+            return
+        handed = sides.pop()
+        for e in slate.shown(System.ICD10CM):
+            title = e.record.title.lower()
+            m = _SIDED.search(title)
+            if m is None:
+                continue
+            affected = m.group(1)
+            dominant = handed in (affected, "ambidextrous")
+            want = f"{affected} {'dominant' if dominant else 'nondominant'}"
+            evidence = tuple(
+                Evidence(h.start(), h.end(), text[h.start() : h.end()], "mention") for h in hands
+            )
+            why = RuleCitation(
+                DOMINANCE_RULE, DOMINANCE_SECTION, f"the note states {handed}-handed"
+            )
+            if m.group(0) == want:
+                e.evidence = tuple(dict.fromkeys(e.evidence + evidence))
+                continue
+            target = title[: m.start()] + want + title[m.end() :]
+            record = next(
+                (
+                    r
+                    for r in self.kb.children(System.ICD10CM, e.record.parent or "")
+                    if r.title.lower() == target and r.billable and r.active
+                ),
+                None,
+            )
+            if record is None:
+                continue
+            made = slate.show(record, e, e.confidence, e.evidence + evidence, why)
+            slate.suppress(
+                e, Suppression(DOMINANCE_RULE, DOMINANCE_SECTION, made.record.display, why.detail)
+            )
+
+    def _injuries(self, slate: _Slate, note: NoteStatements) -> None:
+        """The injuries the note states, each with its 7th character, and their external
+        causes (I.C.19.a, I.C.19.c.1, I.C.20.a; :mod:`cac.coding.injuries`), shown with the
+        words that state them."""
+        stated = self.injuries.stated(note)
+        for found in stated:
+            external = found.record.code[0] not in "ST"
+            rule = EXTERNAL_CAUSE_RULE if external else INJURY_RULE
+            section = injuries.EXTERNAL_SECTION if external else injuries.INJURY_SECTION
+            evidence = tuple(
+                Evidence(start, end, note.text[start:end], "mention") for start, end in found.spans
+            )
+            made = slate.add(
+                found.record,
+                self.stated_confidence,
+                evidence,
+                RuleCitation(rule, section, found.detail),
+            )
+            severe = next(
+                (o for o in stated if injuries.more_severe_same_site(o.record, found.record)), None
+            )
+            if severe is not None:
+                slate.suppress(
+                    made,
+                    Suppression(
+                        SUPERFICIAL_RULE,
+                        SUPERFICIAL_SECTION,
+                        severe.record.display,
+                        "a superficial injury is not coded beside a more severe injury of its site",
+                    ),
+                )
 
     # 2. specificity from the code set
     def _specificity(self, slate: _Slate, note: NoteStatements) -> None:
@@ -769,6 +926,41 @@ class _Slate:
                 confidence,
                 evidence,
             )
+            self.entries.append(e)
+            self._by[(record.system, record.code)] = e
+        else:
+            e.confidence = max(e.confidence, confidence)
+            e.evidence = tuple(dict.fromkeys(evidence + e.evidence))
+        e.shown = True
+        e.suppressed = None
+        e.alternatives = ()
+        e.needs_specificity = False
+        if all(r.rule != why.rule for r in e.rationale):
+            e.rationale.append(why)
+        return e
+
+    def add(
+        self,
+        record: CodeRecord,
+        confidence: float,
+        evidence: tuple[Evidence, ...],
+        why: RuleCitation,
+    ) -> _Entry:
+        """Show ``record`` (a candidate already, or new) because the note's words state it."""
+        e = self.get(record.system, record.code)
+        if e is None:
+            made = Suggestion(
+                system=record.system,
+                code=record.display,
+                description=record.title,
+                confidence=confidence,
+                evidence=evidence,
+                assertion="present",
+                demo=record.demo,
+                needs_specificity=False,
+                shown=True,
+            )
+            e = _Entry(made, record, True, confidence, evidence)
             self.entries.append(e)
             self._by[(record.system, record.code)] = e
         else:

@@ -78,6 +78,17 @@ class KnowledgeBase:
             rows = self._db.execute(f"SELECT {COLUMNS} FROM codes ORDER BY system, code").fetchall()
         return map(from_row, rows)
 
+    def range(self, system: System, first: str, last: str) -> list[CodeRecord]:
+        """Every record of ``system`` whose stored code sorts in ``[first, last)`` (``S00`` to
+        ``T15``: Chapter 19's site-by-site injuries), in code order."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {COLUMNS} FROM codes WHERE system = ? AND code >= ? AND code < ? "
+                "ORDER BY code",
+                (system.value, first, last),
+            ).fetchall()
+        return [from_row(r) for r in rows]
+
     def lookup(self, system: System, code: str) -> CodeRecord:
         """Like :meth:`get`, but raises for an unknown code.
 
