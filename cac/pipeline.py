@@ -30,6 +30,7 @@ from cac.coding import evidence
 from cac.coding.candidates import CandidateAssembler
 from cac.coding.conventions import Conventions
 from cac.coding.cut import (
+    HEADED_SECTIONS,
     SHORT_NOTE_CHARS,
     stated_confidence,
     suggest,
@@ -314,7 +315,9 @@ class Coder:
         for a in self.annotator.annotate(parsed, sorted(cue_spans)):
             asserted[(a.start, a.end)] = a
         matches += cues
-        if self.stated_titles is not None and len(text) < SHORT_NOTE_CHARS:
+        short = len(text) < SHORT_NOTE_CHARS
+        headed = {a.section for a in asserted.values()} & HEADED_SECTIONS
+        if self.stated_titles is not None and (short or headed):
             # asserted on their own: a title span holding a cue ("s/p", "family history of")
             # would hide it from the mentions it modifies
             stated = [
@@ -325,6 +328,14 @@ class Coder:
             own = sorted({(m.start, m.end) for m in stated} - set(asserted))
             for a in self.annotator.annotate(parsed, own):
                 asserted[(a.start, a.end)] = a
+            if not short:  # a longer note: what its assessment, problem or history lists
+                # state, and a current drug wherever it is named (Z79.-: "on metformin")
+                stated = [
+                    m
+                    for m in stated
+                    if asserted[(m.start, m.end)].section in headed
+                    or m.entries[0].code.startswith("Z79")
+                ]
             labelled.update((m.start, m.end, "DIAGNOSIS") for m in stated)
             matches += stated
         mentions = [

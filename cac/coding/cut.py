@@ -33,6 +33,19 @@ Setting = Literal["inpatient", "outpatient"]
 SHOW_THRESHOLDS = {System.ICD10CM: 0.30, System.ICD10PCS: 0.25}
 DEFAULT_SHOW_THRESHOLD = 0.30
 SHORT_NOTE_CHARS = 600
+# A longer note's sections where a coder reads the codes off the words: what the note states
+# there in one sentence gets the same floor as a short note's statement (medspaCy's section
+# categories; a case report without headers has none of them).
+HEADED_SECTIONS = frozenset(
+    {
+        "observation_and_plan",
+        "diagnoses",
+        "problem_list",
+        "past_medical_history",
+        "family_history",
+        "medications",
+    }
+)
 STATED_SOURCES = frozenset({"kb", "train", "title"})
 STATED_FILE = Path(__file__).parent.parent.parent / "models" / "stated_precision.json"
 # Used when models/stated_precision.json is absent (its value on 120 train notes).
@@ -66,8 +79,11 @@ def short_note_floor(
     floor: float,
     note: NoteStatements | None,
 ) -> float:
-    """The confidence of a candidate of a short note: at least ``floor`` when stated."""
-    if note is None or len(text) >= SHORT_NOTE_CHARS or confidence >= floor:
+    """The confidence of a candidate of a short note, or of a longer note's assessment,
+    problem list, history or medication list: at least ``floor`` when stated."""
+    if note is None or confidence >= floor:
+        return confidence
+    if len(text) >= SHORT_NOTE_CHARS and not candidate.sections & HEADED_SECTIONS:
         return confidence
     if (
         not candidate.assertions & {"present", "possible", "family", "historical"}

@@ -122,11 +122,18 @@ def _uncrossed(hits: list[StatedCode], text: str) -> list[StatedCode]:
     def tight(h: StatedCode) -> float:
         return h.weight / max(len(_WORD.findall(text[h.start : h.end])), 1)
 
+    def holds(h: StatedCode, o: StatedCode) -> bool:
+        """``o`` of ``h``'s category states as much in fewer words: "embolism of right middle
+        cerebral artery, with left hemiparesis" says I63.411, not I63.412 with a borrowed side."""
+        inside = h.start <= o.start and o.end <= h.end and (o.start, o.end) != (h.start, h.end)
+        return inside and o.code[:3] == h.code[:3] and o.weight >= h.weight
+
     return [
         h
         for h in hits
         if not any(
-            crosses((h.start, h.end), (o.start, o.end)) and tight(o) > tight(h) for o in hits
+            (crosses((h.start, h.end), (o.start, o.end)) and tight(o) > tight(h)) or holds(h, o)
+            for o in hits
         )
     ]
 
