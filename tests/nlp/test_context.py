@@ -48,6 +48,10 @@ def annotator() -> AssertionAnnotator:
         ("The tests for thrombophilia were negative.", "thrombophilia", "negated"),
         ("Influenza swab came back negative.", "Influenza", "negated"),
         ("Blood cultures were negative for MRSA.", "MRSA", "negated"),
+        # criteria not met: the diagnosis is not made
+        ("The Duke criteria for endocarditis were not satisfied.", "endocarditis", "negated"),
+        ("She did not meet criteria for sepsis.", "sepsis", "negated"),
+        ("Criteria for sepsis were met.", "sepsis", "present"),
         ("PE negative on CT angiography.", "PE", "negated"),
         # "negative" before a diagnosis describes it
         ("Triple negative breast cancer was diagnosed.", "breast cancer", "present"),
