@@ -74,7 +74,7 @@ __all__ = [
 MAX_TEXT_CHARS = 100_000
 # A tagger span is one of the client's mentions at this confidence (mean in-mention probability
 # of its word pieces); chosen on cac's MACCROBAT dev slice (README "Mentions").
-MENTION_CONFIDENCE = 0.6
+MENTION_CONFIDENCE = 0.65
 MODELS_DIR = Path(__file__).parent.parent / "models"
 DEFAULT_LEXICON = MODELS_DIR / "lexicon.json.gz"
 DEFAULT_MENTION_MODEL = MODELS_DIR / "mention"
