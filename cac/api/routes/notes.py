@@ -49,6 +49,7 @@ EXTRA_SCHEMAS = (NoteIn, DocumentReference)
 
 @router.post(
     "",
+    operation_id="postNote",
     status_code=201,
     response_model=NoteOut,
     summary="Post a note and code it",
@@ -95,6 +96,7 @@ def _view(services: Services, note_id: int, with_text: bool) -> NoteOut:
 
 @router.get(
     "/{note_id}",
+    operation_id="getNote",
     response_model=NoteDetailOut,
     summary="A note: text, versions, suggestions and decided codes",
     responses=problem_responses(401, 403, 404, 422),
@@ -105,6 +107,7 @@ def get_note(note_id: NoteId, _: NoteReader, services: ServicesDep) -> NoteOut:
 
 @router.get(
     "/{note_id}/suggestions",
+    operation_id="getSuggestions",
     response_model=SuggestionList,
     summary="A note's suggestions with evidence, status and active decision",
     responses=problem_responses(401, 403, 404, 422),
@@ -117,6 +120,7 @@ def get_suggestions(note_id: NoteId, _: NoteReader, services: ServicesDep) -> Su
 
 @router.post(
     "/{note_id}/codes",
+    operation_id="addCode",
     status_code=201,
     response_model=DecisionResult,
     summary="Add a code the model missed",
@@ -144,6 +148,7 @@ def add_code(
 
 @router.get(
     "/{note_id}/audit",
+    operation_id="getAudit",
     response_model=AuditOut,
     summary="The append-only history of the note",
     responses=problem_responses(401, 403, 404, 422),
