@@ -17,7 +17,7 @@ from cac.api.errors import (
     field_errors,
     summarize,
 )
-from cac.api.fhir import note_from_fhir
+from cac.api.fhir.document import note_from_fhir
 from cac.api.schemas.notes import NoteIn
 from cac.db.notes import NoteInput
 from cac.pipeline import MAX_TEXT_CHARS

@@ -261,6 +261,15 @@ def api(
         yield running
 
 
+@pytest.fixture
+def real_api(
+    database_url: str, tmp_path: Path, real_coder: Coder, real_kb: KnowledgeBase
+) -> Iterator[Api]:
+    """An app with the real coder."""
+    with running_api(database_url, tmp_path, real_coder, real_kb) as running:
+        yield running
+
+
 class _ServiceOnly(logging.Filter):
     """Drops the HTTP client libraries' own lines (the tests' side, not the service's)."""
 

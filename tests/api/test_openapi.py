@@ -66,6 +66,13 @@ def test_post_notes_documents_both_body_types_and_their_errors(api: Api) -> None
     assert "DocumentReference" in spec["components"]["schemas"]
     problem = post["responses"]["422"]["content"]["application/problem+json"]
     assert problem["schema"] == {"$ref": "#/components/schemas/Problem"}
+    get = spec["paths"]["/v1/notes/{note_id}"]["get"]
+    for operation, status in ((post, "201"), (post, "200"), (get, "200")):
+        content = operation["responses"][status]["content"]
+        assert set(content) == {"application/json", "application/fhir+json"}
+        fhir = content["application/fhir+json"]
+        assert fhir["schema"] == {"$ref": "#/components/schemas/FhirBundle"}
+        _validator(spec, "FhirBundle").validate(fhir["example"])
 
 
 def test_docs_render_from_packaged_assets(api: Api) -> None:

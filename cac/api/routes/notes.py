@@ -9,14 +9,18 @@ from starlette.concurrency import run_in_threadpool
 
 from cac.api import services as svc
 from cac.api import views
+from cac.api.accept import wants_fhir
 from cac.api.context import current_request_id
 from cac.api.deps import AuditReader, CoderDep, Decider, KbDep, NoteReader, NoteWriter, ServicesDep
-from cac.api.fhir import DocumentReference
+from cac.api.fhir.bundle_out import note_bundle
+from cac.api.fhir.document import DocumentReference
 from cac.api.intake import FHIR_JSON, JSON, read_note, require_json
 from cac.api.schemas.decisions import AddCodeIn, AuditOut, DecisionResult, SuggestionList
+from cac.api.schemas.fhir import BUNDLE_EXAMPLE, FhirBundle
 from cac.api.schemas.notes import FHIR_EXAMPLE, NOTE_EXAMPLE, NoteDetailOut, NoteIn, NoteOut
 from cac.api.schemas.problems import problem_responses
 from cac.api.state import Services
+from cac.codesets.records import System
 from cac.db import notes
 
 router = APIRouter(prefix="/v1/notes", tags=["notes"])
@@ -43,8 +47,19 @@ _NOTE_BODY: dict[str, Any] = {
         },
     }
 }
-# Schemas referenced only from the hand-written request body above; the app adds them.
-EXTRA_SCHEMAS = (NoteIn, DocumentReference)
+# Schemas referenced only from hand-written parts (bodies above, FHIR answers); the app adds them.
+EXTRA_SCHEMAS = (NoteIn, DocumentReference, FhirBundle)
+_FHIR_ANSWER: dict[str, Any] = {
+    FHIR_JSON: {
+        "schema": {"$ref": "#/components/schemas/FhirBundle"},
+        "example": BUNDLE_EXAMPLE,
+    }
+}
+_FHIR_NOTE = (
+    " With `Accept: application/fhir+json` the answer is a FHIR R4 `Bundle` (`collection`): a "
+    "`Condition` per listed ICD-10-CM code, a `Procedure` per ICD-10-PCS, CPT or HCPCS code "
+    '(README, "FHIR").'
+)
 
 
 @router.post(
@@ -60,10 +75,15 @@ EXTRA_SCHEMAS = (NoteIn, DocumentReference)
         "(`NoteIn`) or a FHIR R4 `DocumentReference` with a `text/plain` attachment as "
         "`application/fhir+json` (its first identifier becomes `external_id`, `subject` the "
         "patient, `context.encounter[0]` the encounter; `setting` from the query). Text: "
-        "non-empty, at most 100,000 characters."
+        "non-empty, at most 100,000 characters." + _FHIR_NOTE
     ),
     responses={
-        200: {"model": NoteOut, "description": "Same note posted again: the stored version"},
+        200: {
+            "model": NoteOut,
+            "description": "Same note posted again: the stored version",
+            "content": _FHIR_ANSWER,
+        },
+        201: {"description": "Coded: the new note or version", "content": _FHIR_ANSWER},
         **problem_responses(400, 401, 403, 413, 415, 422, 503),
     },
     openapi_extra=_NOTE_BODY,
@@ -78,7 +98,7 @@ async def post_note(
         Literal["inpatient", "outpatient"],
         Query(description="Setting for FHIR bodies (JSON bodies carry their own)."),
     ] = "inpatient",
-) -> NoteOut:
+) -> NoteOut | Response:
     note = await read_note(request, setting)
     note_id, created = await run_in_threadpool(
         svc.submit_note, services, coder, note, principal.name, current_request_id()
@@ -86,7 +106,10 @@ async def post_note(
     response.status_code = 201 if created else 200
     if created:
         response.headers["Location"] = f"/v1/notes/{note_id}"
-    return await run_in_threadpool(_view, services, note_id, False)
+    view = await run_in_threadpool(_view, services, note_id, False)
+    if wants_fhir(request):
+        return _bundle(services, view, response.status_code, dict(response.headers))
+    return view
 
 
 def _view(services: Services, note_id: int, with_text: bool) -> NoteOut:
@@ -94,15 +117,36 @@ def _view(services: Services, note_id: int, with_text: bool) -> NoteOut:
         return views.note_out(session, notes.get_note(session, note_id), with_text=with_text)
 
 
+def _bundle(
+    services: Services, note: NoteOut, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """The note as a FHIR R4 Bundle (``application/fhir+json``)."""
+    kb = services.kb
+
+    def title(system: str, code: str) -> str | None:
+        record = kb.get(System(system), code) if kb is not None else None
+        return record.title if record is not None else None
+
+    body = note_bundle(note, title).model_dump_json(exclude_none=True)
+    return Response(body, status_code=status, headers=headers, media_type=FHIR_JSON)
+
+
 @router.get(
     "/{note_id}",
     operation_id="getNote",
     response_model=NoteDetailOut,
     summary="A note: text, versions, suggestions and decided codes",
-    responses=problem_responses(401, 403, 404, 422),
+    description="The note with its text." + _FHIR_NOTE,
+    responses={
+        200: {"description": "The note", "content": _FHIR_ANSWER},
+        **problem_responses(401, 403, 404, 422),
+    },
 )
-def get_note(note_id: NoteId, _: NoteReader, services: ServicesDep) -> NoteOut:
-    return _view(services, note_id, True)
+def get_note(
+    request: Request, note_id: NoteId, _: NoteReader, services: ServicesDep
+) -> NoteOut | Response:
+    view = _view(services, note_id, True)
+    return _bundle(services, view) if wants_fhir(request) else view
 
 
 @router.get(
