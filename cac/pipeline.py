@@ -35,7 +35,14 @@ from cac.coding.cut import (
     suggest,
 )
 from cac.coding.lexicon import Lexicon, PhraseMatch
-from cac.coding.records import Evidence, Mention, RuleCitation, Suggestion, Suppression
+from cac.coding.records import (
+    Demographics,
+    Evidence,
+    Mention,
+    RuleCitation,
+    Suggestion,
+    Suppression,
+)
 from cac.coding.stated_titles import StatedTitles
 from cac.config import get_settings
 from cac.errors import CacError
@@ -62,6 +69,7 @@ __all__ = [
     "Coder",
     "CodingInputError",
     "CodingResult",
+    "Demographics",
     "Evidence",
     "Mention",
     "NoteAnalysis",
@@ -245,8 +253,20 @@ class Coder:
         coder.model_info["mention_model_source"] = mention_source if tagger else "none"
         return coder
 
-    def code(self, text: str, setting: Setting = "inpatient") -> CodingResult:
+    def code(
+        self,
+        text: str,
+        setting: Setting = "inpatient",
+        demographics: Demographics | None = None,
+    ) -> CodingResult:
         """Suggest codes for one note.
+
+        Args:
+            text: The note.
+            setting: Decides how uncertain diagnoses are coded.
+            demographics: The patient's age and sex, when the sender gave them (a FHIR Bundle's
+                ``Patient``). The coding stages take them; no rule reads them yet (the age and
+                sex edits and the impact stage will).
 
         Raises:
             CodingInputError: empty or whitespace text, more than ``MAX_TEXT_CHARS`` characters,

@@ -153,7 +153,7 @@ def test_the_service_log_carries_request_ids_and_no_note_text(api: Api, service_
 
 
 class _BrokenCoder:
-    def code(self, text: str, setting: str = "inpatient") -> None:
+    def code(self, text: str, setting: str = "inpatient", demographics: object = None) -> None:
         raise ValueError(f"cannot parse {text!r}")  # a message that quotes the note
 
 

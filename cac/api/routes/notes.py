@@ -16,7 +16,7 @@ from cac.api.fhir.bundle_out import note_bundle
 from cac.api.fhir.document import DocumentReference
 from cac.api.intake import FHIR_JSON, JSON, read_note, require_json
 from cac.api.schemas.decisions import AddCodeIn, AuditOut, DecisionResult, SuggestionList
-from cac.api.schemas.fhir import BUNDLE_EXAMPLE, FhirBundle
+from cac.api.schemas.fhir import BUNDLE_EXAMPLE, BUNDLE_IN_EXAMPLE, FhirBundle, FhirBundleIn
 from cac.api.schemas.notes import FHIR_EXAMPLE, NOTE_EXAMPLE, NoteDetailOut, NoteIn, NoteOut
 from cac.api.schemas.problems import problem_responses
 from cac.api.state import Services
@@ -36,19 +36,28 @@ _NOTE_BODY: dict[str, Any] = {
                 "examples": {"note": {"summary": "A plain JSON note", "value": NOTE_EXAMPLE}},
             },
             FHIR_JSON: {
-                "schema": {"$ref": "#/components/schemas/DocumentReference"},
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/DocumentReference"},
+                        {"$ref": "#/components/schemas/FhirBundleIn"},
+                    ]
+                },
                 "examples": {
                     "document_reference": {
                         "summary": "A FHIR R4 DocumentReference, text/plain, base64",
                         "value": FHIR_EXAMPLE,
-                    }
+                    },
+                    "bundle": {
+                        "summary": "A Bundle: the DocumentReference, its Patient and Encounter",
+                        "value": BUNDLE_IN_EXAMPLE,
+                    },
                 },
             },
         },
     }
 }
 # Schemas referenced only from hand-written parts (bodies above, FHIR answers); the app adds them.
-EXTRA_SCHEMAS = (NoteIn, DocumentReference, FhirBundle)
+EXTRA_SCHEMAS = (NoteIn, DocumentReference, FhirBundleIn, FhirBundle)
 _FHIR_ANSWER: dict[str, Any] = {
     FHIR_JSON: {
         "schema": {"$ref": "#/components/schemas/FhirBundle"},
@@ -74,7 +83,11 @@ _FHIR_NOTE = (
         "note when the same `external_id` and text were posted before. Send `application/json` "
         "(`NoteIn`) or a FHIR R4 `DocumentReference` with a `text/plain` attachment as "
         "`application/fhir+json` (its first identifier becomes `external_id`, `subject` the "
-        "patient, `context.encounter[0]` the encounter; `setting` from the query). Text: "
+        "patient, `context.encounter[0]` the encounter; `setting` from the query), alone or in "
+        "a `Bundle` (`FhirBundleIn`) with its `Patient` and `Encounter`: the setting from "
+        "`Encounter.class` unless `?setting=` is given, the age at the encounter and the sex "
+        "from the `Patient`, stored with the note. A Bundle with no DocumentReference, two, or "
+        "a reference that does not resolve inside it is a 422 naming the entry. Text: "
         "non-empty, at most 100,000 characters." + _FHIR_NOTE
     ),
     responses={
@@ -95,9 +108,12 @@ async def post_note(
     services: ServicesDep,
     coder: CoderDep,
     setting: Annotated[
-        Literal["inpatient", "outpatient"],
-        Query(description="Setting for FHIR bodies (JSON bodies carry their own)."),
-    ] = "inpatient",
+        Literal["inpatient", "outpatient"] | None,
+        Query(
+            description="Setting for FHIR bodies (JSON bodies carry their own). Default: a "
+            "Bundle's Encounter.class, else inpatient."
+        ),
+    ] = None,
 ) -> NoteOut | Response:
     note = await read_note(request, setting)
     note_id, created = await run_in_threadpool(

@@ -94,3 +94,66 @@ class FhirBundle(BaseModel):
     id: str | None = None
     type: Literal["collection"]
     entry: list[FhirBundleEntry] = Field(default_factory=list)
+
+
+BUNDLE_IN_EXAMPLE: dict[str, JsonValue] = {
+    "resourceType": "Bundle",
+    "type": "collection",
+    "entry": [
+        {
+            "fullUrl": "urn:uuid:6d1f0a52-3b1e-4c8e-9a57-0c6f2b1d7e41",
+            "resource": {
+                "resourceType": "DocumentReference",
+                "status": "current",
+                "identifier": [{"system": "urn:oid:1.2.3.4", "value": "doc-000124"}],
+                "subject": {"reference": "Patient/8841"},
+                "context": {"encounter": [{"reference": "Encounter/2026-000124"}]},
+                "content": [
+                    {
+                        "attachment": {
+                            "contentType": "text/plain; charset=utf-8",
+                            "data": "QWRtaXR0ZWQgd2l0aCBjb21tdW5pdHkgYWNxdWlyZWQgcG5ldW1vbmlhLg==",
+                        }
+                    }
+                ],
+            },
+        },
+        {
+            "fullUrl": "https://ehr.example/fhir/Patient/8841",
+            "resource": {
+                "resourceType": "Patient",
+                "id": "8841",
+                "gender": "female",
+                "birthDate": "1950-04-02",
+            },
+        },
+        {
+            "fullUrl": "https://ehr.example/fhir/Encounter/2026-000124",
+            "resource": {
+                "resourceType": "Encounter",
+                "id": "2026-000124",
+                "status": "finished",
+                "class": {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                    "code": "IMP",
+                },
+                "subject": {"reference": "Patient/8841"},
+                "period": {"start": "2026-11-25T08:00:00Z"},
+            },
+        },
+    ],
+}
+
+
+class FhirBundleIn(BaseModel):
+    """A FHIR R4 ``Bundle`` (``collection``, ``transaction`` or ``document``) holding one
+    ``DocumentReference`` (as the plain one) and optionally its ``Patient`` (age at the
+    encounter from ``birthDate``, sex from ``gender``) and ``Encounter`` (the setting from
+    ``class``: IMP, ACUTE, NONAC inpatient; AMB, EMER, VR, HH outpatient). References must
+    resolve inside the Bundle."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [BUNDLE_IN_EXAMPLE]})
+
+    resourceType: Literal["Bundle"]  # FHIR spelling
+    type: Literal["collection", "transaction", "document"]
+    entry: list[FhirBundleEntry] = Field(min_length=1)
