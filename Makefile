@@ -3,6 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# openapi-python-client, for the generated-client test, in a venv of its own: its pins conflict
+# with ours (constraints-tools.txt).
+TOOLS := .venv-tools
 STAMP := $(VENV)/.installed
 # The local CPU torch wheel (pinned in pyproject.toml) lives here on our machines.
 WHEELS := $(wildcard /opt/wheels)
@@ -13,12 +16,14 @@ export CAC_HOME ?= $(CURDIR)/var
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt constraints-tools.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) "torch==2.13.0"
 	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -c constraints.txt -e ".[dev,spark]"
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet -c constraints-tools.txt openapi-python-client
 	touch $(STAMP)
 
 kb: setup
@@ -90,4 +95,4 @@ bench-batch: kb
 	$(BIN)/python -m eval.bench_batch
 
 clean:
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache $(TOOLS)

@@ -58,11 +58,14 @@ _NOTE_BODY: dict[str, Any] = {
 }
 # Schemas referenced only from hand-written parts (bodies above, FHIR answers); the app adds them.
 EXTRA_SCHEMAS = (NoteIn, DocumentReference, FhirBundleIn, FhirBundle)
+# JSON first: generated clients type a response by its first content type (FastAPI puts the
+# response model's schema into the empty JSON entry).
 _FHIR_ANSWER: dict[str, Any] = {
+    JSON: {},
     FHIR_JSON: {
         "schema": {"$ref": "#/components/schemas/FhirBundle"},
         "example": BUNDLE_EXAMPLE,
-    }
+    },
 }
 _FHIR_NOTE = (
     " With `Accept: application/fhir+json` the answer is a FHIR R4 `Bundle` (`collection`): a "
