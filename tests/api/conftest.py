@@ -251,12 +251,6 @@ def fake_coder() -> FakeCoder:
     return FakeCoder()
 
 
-@pytest.fixture(scope="session")
-def real_coder(real_home: Path) -> Coder:
-    """The real pipeline, loaded once for the session (several seconds, ~0.5 GB)."""
-    return Coder.load(real_home / "kb")
-
-
 @pytest.fixture
 def api(
     database_url: str, tmp_path: Path, fake_coder: FakeCoder, real_kb: KnowledgeBase
