@@ -12,7 +12,7 @@ WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 export CAC_HOME ?= $(CURDIR)/var
 
-.PHONY: setup kb kb-dense run test lint typecheck bench-kb bench bench-api bench-batch eval lexicon models train demo-feedback clean
+.PHONY: setup kb kb-dense run test lint wheel-check typecheck bench-kb bench bench-api bench-batch eval lexicon models train demo-feedback clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,11 @@ lint: setup
 	$(BIN)/ruff check cac tests eval training
 	$(BIN)/ruff format --check cac
 	$(BIN)/mypy cac
+
+# The wheel (pip wheel .) in a fresh venv outside the repo, with its own CAC_HOME and
+# CAC_MODELS_DIR, codes a note like the checkout (a few minutes: it installs every dependency).
+wheel-check: kb
+	bash eval/wheel_check.sh
 
 # Embeds every code name with the bi-encoder (models/biencoder) into $(CAC_HOME)/dense for dense
 # retrieval; current systems are skipped, names embedded before are reused. The first build embeds
