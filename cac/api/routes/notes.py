@@ -122,12 +122,13 @@ async def post_note(
     note_id, created = await run_in_threadpool(
         svc.submit_note, services, coder, note, principal.name, current_request_id()
     )
-    response.status_code = 201 if created else 200
-    if created:
-        response.headers["Location"] = f"/v1/notes/{note_id}"
+    status = 201 if created else 200
+    headers = {"Location": f"/v1/notes/{note_id}"} if created else {}
     view = await run_in_threadpool(_view, services, note_id, False)
     if wants_fhir(request):
-        return _bundle(services, view, response.status_code, dict(response.headers))
+        return _bundle(services, view, status, headers)
+    response.status_code = status
+    response.headers.update(headers)
     return view
 
 
