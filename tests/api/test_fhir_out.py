@@ -205,3 +205,89 @@ def test_the_documented_bundle_example_is_valid_fhir() -> None:
     from cac.api.schemas.fhir import BUNDLE_EXAMPLE
 
     assert Bundle.model_validate(BUNDLE_EXAMPLE).entry[0].resource.id == "suggestion-311"
+
+
+def _suggestion(id: int, system: str, code: str, status: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": id,
+        "note_id": 1,
+        "system": system,
+        "code": code,
+        "description": f"title of {code}",
+        "confidence": 0.5,
+        "evidence": [{"start": None, "end": None, "text": "", "kind": "inferred"}],
+        "assertion": "present",
+        "demo": system == "cpt",
+        "needs_specificity": False,
+        "shown": True,
+        "rationale": [],
+        "suppressed_by": None,
+        "alternatives": [],
+        "origin": "model",
+        "status": status,
+        "model_version": "m",
+        "decision": None,
+        **extra,
+    }
+
+
+def test_cpt_procedures_and_a_replacement_in_another_system() -> None:
+    from datetime import UTC, datetime
+
+    from fhir.resources.R4B.bundle import Bundle
+
+    from cac.api.fhir.bundle_out import note_bundle
+    from cac.api.schemas.notes import NoteOut
+
+    replace = {
+        "id": 9,
+        "suggestion_id": 3,
+        "note_id": 1,
+        "sequence": 1,
+        "action": "replace",
+        "system": "icd10pcs",
+        "code": "0DTJ4ZZ",
+        "reason": None,
+        "coder": "c",
+        "supersedes": None,
+        "created_at": datetime(2026, 12, 1, tzinfo=UTC),
+    }
+    note = NoteOut.model_validate(
+        {
+            "id": 1,
+            "external_id": "e",
+            "version": 1,
+            "setting": "outpatient",
+            "patient_ref": None,
+            "encounter_ref": None,
+            "source": "json",
+            "created_by": "k",
+            "created_at": datetime(2026, 12, 1, tzinfo=UTC),
+            "model": {},
+            "versions": [],
+            "suggestions": [
+                _suggestion(1, "cpt", "44970", "rejected"),
+                _suggestion(2, "cpt", "99238", "accepted"),
+                _suggestion(3, "icd10cm", "K35.80", "replaced", decision=replace),
+                _suggestion(4, "icd10cm", "R10.9", "pending", shown=False),
+            ],
+            "final_codes": [],
+        }
+    )
+    titles = {("icd10pcs", "0DTJ4ZZ"): "Resection of Appendix, Percutaneous Endoscopic"}
+
+    bundle = note_bundle(note, lambda system, code: titles.get((system, code)))
+    body = Bundle.model_validate_json(bundle.model_dump_json(exclude_none=True))
+
+    entries = [e.resource for e in body.entry or []]
+    assert [r.get_resource_type() for r in entries] == ["Procedure"] * 3  # R10.9 is not shown
+    rejected, accepted, replaced = entries
+    assert rejected.code.coding[0].system == "http://www.ama-assn.org/go/cpt"
+    assert (rejected.status, accepted.status, replaced.status) == (
+        "entered-in-error",
+        "completed",
+        "completed",
+    )
+    assert replaced.code.coding[0].system == "http://www.cms.gov/Medicare/Coding/ICD10"
+    assert replaced.code.coding[0].code == "0DTJ4ZZ"
+    assert replaced.code.coding[0].display == titles[("icd10pcs", "0DTJ4ZZ")]
