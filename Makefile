@@ -3,22 +3,27 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# openapi-python-client, for the generated-client test, in a venv of its own: its pins conflict
+# with ours (constraints-tools.txt).
+TOOLS := .venv-tools
 STAMP := $(VENV)/.installed
 # The local CPU torch wheel (pinned in pyproject.toml) lives here on our machines.
 WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 export CAC_HOME ?= $(CURDIR)/var
 
-.PHONY: setup kb kb-dense run test lint typecheck bench-kb bench bench-api bench-batch eval lexicon models train demo-feedback clean
+.PHONY: setup kb kb-dense run test lint wheel-check typecheck bench-kb bench bench-api bench-batch eval lexicon models train demo-feedback clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt constraints-tools.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) "torch==2.13.0"
 	$(BIN)/python -m pip install --quiet $(PIP_FLAGS) -c constraints.txt -e ".[dev,spark]"
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet -c constraints-tools.txt openapi-python-client
 	touch $(STAMP)
 
 kb: setup
@@ -38,6 +43,11 @@ lint: setup
 	$(BIN)/ruff check cac tests eval training
 	$(BIN)/ruff format --check cac
 	$(BIN)/mypy cac
+
+# The wheel (pip wheel .) in a fresh venv outside the repo, with its own CAC_HOME and
+# CAC_MODELS_DIR, codes a note like the checkout (a few minutes: it installs every dependency).
+wheel-check: kb
+	bash eval/wheel_check.sh
 
 # Embeds every code name with the bi-encoder (models/biencoder) into $(CAC_HOME)/dense for dense
 # retrieval; current systems are skipped, names embedded before are reused. The first build embeds
@@ -90,4 +100,4 @@ bench-batch: kb
 	$(BIN)/python -m eval.bench_batch
 
 clean:
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache $(TOOLS)

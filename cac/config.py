@@ -2,18 +2,57 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def source_checkout() -> Path | None:
+    """The repository the package runs from (an editable install or a checkout on the path),
+    or None for an installed wheel: the folder above ``cac/`` when it holds cac's
+    ``pyproject.toml``."""
+    root = _PACKAGE.parent
+    project = root / "pyproject.toml"
+    if project.is_file() and 'name = "cac"' in project.read_text(encoding="utf-8"):
+        return root
+    return None
+
+
+def default_home() -> Path:
+    """``CAC_HOME`` when unset: ``var/`` of the source checkout the package runs from, else the
+    user data folder (``$XDG_DATA_HOME/cac``, by default ``~/.local/share/cac``). Never the
+    working directory: every command finds the same knowledge base and database."""
+    checkout = source_checkout()
+    if checkout is not None:
+        return checkout / "var"
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "cac"
+
+
+def default_models_dir(home: Path) -> Path:
+    """The models folder when ``CAC_MODELS_DIR`` is unset: ``models/`` of the source checkout,
+    else ``$CAC_HOME/models``."""
+    checkout = source_checkout()
+    if checkout is not None and (checkout / "models").is_dir():
+        return checkout / "models"
+    return home / "models"
 
 
 class Settings(BaseSettings):
     """Runtime settings, from ``CAC_*`` environment variables (or a ``.env`` file).
 
     Attributes:
-        home: Where built artifacts live (knowledge base, indexes). ``CAC_HOME``, default ``./var``.
+        home: Where built artifacts live (knowledge base, indexes, the SQLite database).
+            ``CAC_HOME``; a relative path is resolved against the working directory once, when
+            the settings are read; default :func:`default_home`.
+        models_dir: The model files (lexicon, priors, tagger, ranker, bi-encoder: the
+            repository's ``models/``). ``CAC_MODELS_DIR``, default :func:`default_models_dir`.
+            A registry ``champion`` still wins over these files (``cac.registry``).
         hcpcs_file: A CMS annual alpha-numeric HCPCS file to use instead of the vendored 2020 file.
             ``CAC_HCPCS_FILE``.
         cpt_file: A licensed CPT file (tab-separated ``code<TAB>descriptor``, see
@@ -26,15 +65,26 @@ class Settings(BaseSettings):
             default an SQLite file ``$CAC_HOME/cac.sqlite3``.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CAC_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CAC_", extra="ignore")
 
-    home: Path = Field(default=Path("var"), description="Directory for built artifacts.")
+    home: Path = Field(default_factory=default_home, description="Directory for built artifacts.")
+    models_dir: Path | None = Field(default=None, description="Directory of the model files.")
     hcpcs_file: Path | None = Field(default=None, description="CMS alpha-numeric HCPCS file.")
     cpt_file: Path | None = Field(default=None, description="Licensed CPT code/descriptor file.")
     icd10cm_index_file: Path | None = Field(
         default=None, description="CMS ICD-10-CM Alphabetic Index XML."
     )
     database_url: str | None = Field(default=None, description="Service database URL.")
+
+    @field_validator("home", "models_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
+
+    @property
+    def models(self) -> Path:
+        """Directory of the model files: ``CAC_MODELS_DIR``, else :func:`default_models_dir`."""
+        return self.models_dir or default_models_dir(self.home)
 
     @property
     def kb_dir(self) -> Path:

@@ -36,13 +36,21 @@ from cac.coding.cut import (
     suggest,
 )
 from cac.coding.lexicon import Lexicon, PhraseMatch
-from cac.coding.records import Evidence, Mention, RuleCitation, Suggestion, Suppression
+from cac.coding.records import (
+    Demographics,
+    Evidence,
+    Mention,
+    RuleCitation,
+    Suggestion,
+    Suppression,
+)
 from cac.coding.stated_titles import StatedTitles
 from cac.config import get_settings
-from cac.errors import CacError
+from cac.errors import CacError, ConfigError
 from cac.kb.store import KnowledgeBase
 from cac.linking.matches import DENSE_SYSTEMS, MatchSources
 from cac.linking.search import CodeSearcher
+from cac.model_files import SOURCE_MODELS_DIR, ModelFiles
 from cac.nlp.context import AssertionAnnotator
 from cac.nlp.tokens import normalize_phrase, tokenize
 from cac.ranking.features import (
@@ -63,6 +71,7 @@ __all__ = [
     "Coder",
     "CodingInputError",
     "CodingResult",
+    "Demographics",
     "Evidence",
     "Mention",
     "NoteAnalysis",
@@ -75,12 +84,15 @@ MAX_TEXT_CHARS = 100_000
 # A tagger span is one of the client's mentions at this confidence (mean in-mention probability
 # of its word pieces); chosen on cac's MACCROBAT dev slice (README "Mentions").
 MENTION_CONFIDENCE = 0.65
-MODELS_DIR = Path(__file__).parent.parent / "models"
-DEFAULT_LEXICON = MODELS_DIR / "lexicon.json.gz"
-DEFAULT_MENTION_MODEL = MODELS_DIR / "mention"
-DEFAULT_PRIORS = MODELS_DIR / "code_priors.json"
-DEFAULT_RANKER = MODELS_DIR / "ranker"
-DEFAULT_BIENCODER = MODELS_DIR / "biencoder"
+# The repository's model files, which training/ reads and writes (a checkout only). The coder
+# loads from the configured folder instead (CAC_MODELS_DIR, cac.model_files).
+MODELS_DIR = SOURCE_MODELS_DIR
+_SOURCE = ModelFiles(SOURCE_MODELS_DIR)
+DEFAULT_LEXICON = _SOURCE.lexicon
+DEFAULT_MENTION_MODEL = _SOURCE.mention
+DEFAULT_PRIORS = _SOURCE.priors
+DEFAULT_RANKER = _SOURCE.ranker
+DEFAULT_BIENCODER = _SOURCE.biencoder
 LEXICON_FILE = DEFAULT_LEXICON.name
 PRIORS_FILE = DEFAULT_PRIORS.name
 Setting = Literal["inpatient", "outpatient"]
@@ -148,11 +160,13 @@ class Coder:
         neighbours: NoteNeighbours | None = None,
         conventions: bool = True,
         stated_titles: bool = True,
+        stated: float | None = None,
     ) -> None:
         self.kb = kb
+        # the measured precision of a stated title (models/stated_precision.json)
+        self.stated_confidence = stated if stated is not None else stated_confidence()
         # the coding conventions over the cut list (cac.coding.conventions); off only to measure
-        self.conventions = Conventions(kb) if conventions else None
-        self.stated_confidence = stated_confidence()
+        self.conventions = Conventions(kb, self.stated_confidence) if conventions else None
         # short notes: codes whose whole title a sentence states (index built on first use)
         self.stated_titles = StatedTitles(kb) if stated_titles else None
         self.lexicon = lexicon
@@ -196,23 +210,35 @@ class Coder:
         lexicon_path: Path | None = None,
         mention_dir: Path | None = None,
         ranker_dir: Path | None = None,
+        models: ModelFiles | None = None,
     ) -> Coder:
         """The knowledge base under ``CAC_HOME``, the committed lexicon and, when it has been
         trained, the mention tagger and the ranker: for each, the registry's ``champion`` version
         (``cac-mention-tagger``, ``cac-ranker``) if there is one (``cac.registry.resolve``), else
-        the committed folder under ``models/``.
+        the folder in ``models`` (default: ``CAC_MODELS_DIR``, else the checkout's ``models/``,
+        else ``$CAC_HOME/models``; :meth:`ModelFiles.configured`).
+
+        Raises:
+            KnowledgeBaseError: no knowledge base.
+            ConfigError: no lexicon in the models folder (``CAC_MODELS_DIR``).
 
         Without the tagger the coder still works on the phrase matcher alone; ``model`` in every
         result says which was used.
         """
         kb = KnowledgeBase.open(kb_dir or get_settings().kb_dir)
-        directory, mention_source = _model_dir("mention", mention_dir, DEFAULT_MENTION_MODEL)
+        files = models or ModelFiles.configured()
+        if lexicon_path is None and not files.lexicon.exists():
+            raise ConfigError(
+                f"no model files in {files.root} ({files.lexicon.name} is missing); set "
+                "CAC_MODELS_DIR to a copy of the repository's models/ folder"
+            )
+        directory, mention_source = _model_dir("mention", mention_dir, files.mention)
         tagger = None
         if (directory / "config.json").exists():
             from cac.nlp.mention_model import MentionModel
 
             tagger = MentionModel(directory)
-        ranker_path, ranker_source = _model_dir("ranker", ranker_dir, DEFAULT_RANKER)
+        ranker_path, ranker_source = _model_dir("ranker", ranker_dir, files.ranker)
         ranker = None
         if (ranker_path / "meta.json").exists():
             from cac.ranking.model import Ranker
@@ -222,7 +248,7 @@ class Coder:
         if ranker is not None and ranker.meta.get("dense_encoder"):
             from cac.linking.dense import DenseRetriever
 
-            encoder_path, encoder_source = _model_dir("biencoder", None, DEFAULT_BIENCODER)
+            encoder_path, encoder_source = _model_dir("biencoder", None, files.biencoder)
             dense = DenseRetriever.load(kb, encoder_path, systems=list(DENSE_SYSTEMS.values()))
         # A ranker trained on its own lexicon and priors carries them (the feedback loop's
         # sandboxed retraining does); the production ranker uses the committed files.
@@ -232,13 +258,14 @@ class Coder:
             lexicon_path = own_lexicon
         coder = cls(
             kb,
-            Lexicon.load(lexicon_path or DEFAULT_LEXICON),
+            Lexicon.load(lexicon_path or files.lexicon),
             tagger=tagger,
             priors=load_priors(
-                own_priors if own_priors is not None and own_priors.exists() else DEFAULT_PRIORS
+                own_priors if own_priors is not None and own_priors.exists() else files.priors
             ),
             ranker=ranker,
             dense=dense,
+            stated=stated_confidence(files.stated_precision),
         )
         coder.model_info["ranker_source"] = ranker_source if ranker else "none"
         if dense is not None:
@@ -246,8 +273,20 @@ class Coder:
         coder.model_info["mention_model_source"] = mention_source if tagger else "none"
         return coder
 
-    def code(self, text: str, setting: Setting = "inpatient") -> CodingResult:
+    def code(
+        self,
+        text: str,
+        setting: Setting = "inpatient",
+        demographics: Demographics | None = None,
+    ) -> CodingResult:
         """Suggest codes for one note.
+
+        Args:
+            text: The note.
+            setting: Decides how uncertain diagnoses are coded.
+            demographics: The patient's age and sex, when the sender gave them (a FHIR Bundle's
+                ``Patient``). The coding stages take them; no rule reads them yet (the age and
+                sex edits and the impact stage will).
 
         Raises:
             CodingInputError: empty or whitespace text, more than ``MAX_TEXT_CHARS`` characters,

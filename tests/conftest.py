@@ -14,6 +14,7 @@ from cac.codesets.registry import CodeSetSource
 from cac.config import Settings
 from cac.kb.build import build
 from cac.kb.store import KnowledgeBase
+from cac.pipeline import Coder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_ICD10CM = FIXTURES / "mini_icd10cm.xml"
@@ -70,3 +71,9 @@ def real_kb(real_home: Path) -> Iterator[KnowledgeBase]:
     kb = KnowledgeBase.open(Settings(home=real_home).kb_dir)
     yield kb
     kb.close()
+
+
+@pytest.fixture(scope="session")
+def real_coder(real_home: Path) -> Coder:
+    """The real pipeline, loaded once for the session (several seconds, ~0.5 GB)."""
+    return Coder.load(real_home / "kb")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 
@@ -17,7 +18,8 @@ from cac.api.errors import (
     field_errors,
     summarize,
 )
-from cac.api.fhir import note_from_fhir
+from cac.api.fhir.bundle_in import DEFAULT_SETTING, is_bundle, note_from_bundle
+from cac.api.fhir.document import note_from_fhir
 from cac.api.schemas.notes import NoteIn
 from cac.db.notes import NoteInput
 from cac.pipeline import MAX_TEXT_CHARS
@@ -81,16 +83,19 @@ def check_text(text: str) -> None:
         raise InvalidInput("the note text contains NUL characters; send plain text")
 
 
-async def read_note(request: Request, fhir_setting: str) -> NoteInput:
-    """The note in a ``POST /v1/notes`` body, JSON or FHIR, checked.
+async def read_note(request: Request, fhir_setting: str | None) -> NoteInput:
+    """The note in a ``POST /v1/notes`` body, JSON or FHIR (a DocumentReference or a Bundle
+    holding one), checked. ``fhir_setting`` is the request's ``?setting=``, if any.
 
     Raises:
         UnsupportedMediaType, InvalidJson, InvalidInput, PayloadTooLarge.
     """
     kind = require_media_type(request, JSON, FHIR_JSON)
     payload = parse_json(await request.body())
-    if kind == FHIR_JSON:
-        note = note_from_fhir(payload, fhir_setting)
+    if kind == FHIR_JSON and is_bundle(payload):
+        note = note_from_bundle(payload, fhir_setting, datetime.now(UTC).date())
+    elif kind == FHIR_JSON:
+        note = note_from_fhir(payload, fhir_setting or DEFAULT_SETTING)
     else:
         if not isinstance(payload, dict):
             raise InvalidInput("the body must be a JSON object with external_id, text, setting")

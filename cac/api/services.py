@@ -43,7 +43,7 @@ def submit_note(
         return _repost(services, note, actor, request_id), False
     start = time.perf_counter()
     try:
-        result = coder.code(note.text, note.setting)  # type: ignore[arg-type]
+        result = coder.code(note.text, note.setting, note.demographics)  # type: ignore[arg-type]
     except CodingInputError as exc:
         raise InvalidInput(str(exc)) from None
     seconds = time.perf_counter() - start

@@ -15,7 +15,7 @@ from cac.api.metrics import Metrics
 from cac.db.engine import Database
 from cac.errors import CacError, ConflictError, ModelLoadError
 from cac.kb.store import KnowledgeBase
-from cac.pipeline import CodingResult, Setting
+from cac.pipeline import CodingResult, Demographics, Setting
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,12 @@ logger = logging.getLogger(__name__)
 class NoteCoder(Protocol):
     """What the service needs from :class:`cac.pipeline.Coder`."""
 
-    def code(self, text: str, setting: Setting = "inpatient") -> CodingResult: ...
+    def code(
+        self,
+        text: str,
+        setting: Setting = "inpatient",
+        demographics: Demographics | None = None,
+    ) -> CodingResult: ...
 
 
 class ReloadInProgressError(ConflictError):

@@ -124,6 +124,8 @@ def note_out(session: Session, note: Note, *, with_text: bool = False) -> NoteOu
         "setting": note.setting,
         "patient_ref": note.patient_ref,
         "encounter_ref": note.encounter_ref,
+        "patient_age": note.patient_age,
+        "patient_sex": note.patient_sex,
         "source": note.source,
         "created_by": note.created_by,
         "created_at": utc(note.created_at),

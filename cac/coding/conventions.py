@@ -148,7 +148,7 @@ class _Entry:
 class Conventions:
     """Loads the rule tables once (failing loudly on a bad row) and applies them per note."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, stated: float | None = None) -> None:
         self.kb = kb
         self._records: dict[tuple[System, str], CodeRecord | None] = {}
         self._descendants: dict[tuple[System, str], tuple[str, ...]] = {}
@@ -159,8 +159,9 @@ class Conventions:
         self.integral = integral.integral_rules()
         self.axes = axes.axes()
         self.injuries = injuries.Injuries(kb)
-        # a code the words state, made here, is as likely right as a stated title in a short note
-        self.stated_confidence = stated_confidence()
+        # a code the words state, made here, is as likely right as a stated title in a short
+        # note (the coder's measured value, models/stated_precision.json)
+        self.stated_confidence = stated if stated is not None else stated_confidence()
         if System.ICD10CM in kb.systems:
             self._check_targets()
 

@@ -8,9 +8,23 @@ implements (``I.A.15``); ``detail`` is a short sentence about codes, never note 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from cac.codesets.records import System
+
+Sex = Literal["male", "female", "other", "unknown"]
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Demographics:
+    """What coding rules may read about the patient: the age in whole years at the encounter and
+    the administrative sex (FHIR ``Patient.gender``). Never logged: ``repr`` withholds both."""
+
+    age: int | None = None
+    sex: Sex | None = None
+
+    def __repr__(self) -> str:
+        return "Demographics(<withheld>)"
 
 
 @dataclass(frozen=True, slots=True)

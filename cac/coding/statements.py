@@ -84,9 +84,8 @@ def stem(word: str) -> str:
     if len(word) > STEM and word.endswith("ae"):
         return word[: STEM - 2] + "ae"
     # a suffix past the stem that names another condition: "hemoglobinuria" is not "hemoglobin"
-    if m := _CONDITION_SUFFIX.search(word):
-        if m.start() > STEM:
-            return word[:STEM] + "~" + m.group(1)[:4]
+    if (m := _CONDITION_SUFFIX.search(word)) and m.start() > STEM:
+        return word[:STEM] + "~" + m.group(1)[:4]
     if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
         word = word[:-1]
     return word[:STEM]

@@ -68,6 +68,9 @@ class Note(Base):
     setting: Mapped[str] = mapped_column(String(16))
     patient_ref: Mapped[str | None] = mapped_column(String(200), default=None)
     encounter_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    # age in years at the encounter and administrative sex, from a FHIR Patient; never logged
+    patient_age: Mapped[int | None] = mapped_column(Integer, default=None)
+    patient_sex: Mapped[str | None] = mapped_column(String(8), default=None)
     source: Mapped[str] = mapped_column(String(16))
     model: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_by: Mapped[str] = mapped_column(String(100))

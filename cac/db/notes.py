@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from cac.db import audit
 from cac.db.models import Note, Suggestion
 from cac.errors import NotFoundError
-from cac.pipeline import CodingResult
+from cac.pipeline import CodingResult, Demographics
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +24,16 @@ class NoteInput:
     patient_ref: str | None = None
     encounter_ref: str | None = None
     source: str = "json"
+    demographics: Demographics | None = None
 
     @property
     def content_hash(self) -> str:
-        """What decides that a re-post is the same note: the text and the setting."""
-        return hashlib.sha256(f"{self.setting}\n{self.text}".encode()).hexdigest()
+        """What decides that a re-post is the same note: the text, the setting and, when the
+        sender gave them, the patient's age and sex."""
+        key = f"{self.setting}\n{self.text}"
+        if self.demographics is not None:
+            key += f"\n{self.demographics.age}\n{self.demographics.sex}"
+        return hashlib.sha256(key.encode()).hexdigest()
 
 
 def latest_version(session: Session, external_id: str) -> Note | None:
@@ -65,6 +70,8 @@ def store_coded_note(
         setting=note.setting,
         patient_ref=note.patient_ref,
         encounter_ref=note.encounter_ref,
+        patient_age=note.demographics.age if note.demographics else None,
+        patient_sex=note.demographics.sex if note.demographics else None,
         source=note.source,
         model=dict(result.model),
         created_by=actor,

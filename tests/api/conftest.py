@@ -31,7 +31,7 @@ from cac.db.keys import Role, create_key, revoke_key
 from cac.db.migrate import upgrade
 from cac.db.models import AuditEvent, Decision, Note, Suggestion
 from cac.kb.store import KnowledgeBase
-from cac.pipeline import Coder, CodingResult, Evidence
+from cac.pipeline import Coder, CodingResult, Demographics, Evidence
 from cac.pipeline import Suggestion as CoderSuggestion
 from tests.postgres import fresh_database
 
@@ -71,7 +71,9 @@ class FakeCoder:
         "integral.fever_infection", "I.B.5", "J18.9", "fever is routinely part of an infection"
     )
 
-    def code(self, text: str, setting: str = "inpatient") -> CodingResult:
+    def code(
+        self, text: str, setting: str = "inpatient", demographics: Demographics | None = None
+    ) -> CodingResult:
         suggestions = []
         lower = text.lower()
         for rank, (word, (system, code, title)) in enumerate(self.KEYWORDS.items()):
@@ -120,7 +122,9 @@ class VersionedCoder:
             "ranker_source": f"registry: cac-ranker v{version}",
         }
 
-    def code(self, text: str, setting: str = "inpatient") -> CodingResult:
+    def code(
+        self, text: str, setting: str = "inpatient", demographics: Demographics | None = None
+    ) -> CodingResult:
         time.sleep(self.delay)
         result = FakeCoder().code(text, setting)
         return CodingResult(result.suggestions, [], dict(self.model_info))
@@ -247,17 +251,20 @@ def fake_coder() -> FakeCoder:
     return FakeCoder()
 
 
-@pytest.fixture(scope="session")
-def real_coder(real_home: Path) -> Coder:
-    """The real pipeline, loaded once for the session (several seconds, ~0.5 GB)."""
-    return Coder.load(real_home / "kb")
-
-
 @pytest.fixture
 def api(
     database_url: str, tmp_path: Path, fake_coder: FakeCoder, real_kb: KnowledgeBase
 ) -> Iterator[Api]:
     with running_api(database_url, tmp_path, fake_coder, real_kb) as running:
+        yield running
+
+
+@pytest.fixture
+def real_api(
+    database_url: str, tmp_path: Path, real_coder: Coder, real_kb: KnowledgeBase
+) -> Iterator[Api]:
+    """An app with the real coder."""
+    with running_api(database_url, tmp_path, real_coder, real_kb) as running:
         yield running
 
 

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from cac.kb.store import KnowledgeBase
-from cac.pipeline import Coder
 from tests.api.conftest import PHI, Api, note_text, running_api
 
 CLINICAL = note_text(
     "History of type 2 diabetes mellitus and essential hypertension. Admitted with community "
     "acquired pneumonia, treated with IV antibiotics. Denies chest pain."
 )
-
-
-@pytest.fixture
-def real_api(
-    database_url: str, tmp_path: Path, real_coder: Coder, real_kb: KnowledgeBase
-) -> Iterator[Api]:
-    with running_api(database_url, tmp_path, real_coder, real_kb) as running:
-        yield running
 
 
 def test_posting_a_note_returns_suggestions_from_the_real_coder(real_api: Api) -> None:
@@ -165,7 +153,7 @@ def test_the_service_log_carries_request_ids_and_no_note_text(api: Api, service_
 
 
 class _BrokenCoder:
-    def code(self, text: str, setting: str = "inpatient") -> None:
+    def code(self, text: str, setting: str = "inpatient", demographics: object = None) -> None:
         raise ValueError(f"cannot parse {text!r}")  # a message that quotes the note
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 import jsonschema
@@ -65,6 +66,13 @@ def test_post_notes_documents_both_body_types_and_their_errors(api: Api) -> None
     assert "DocumentReference" in spec["components"]["schemas"]
     problem = post["responses"]["422"]["content"]["application/problem+json"]
     assert problem["schema"] == {"$ref": "#/components/schemas/Problem"}
+    get = spec["paths"]["/v1/notes/{note_id}"]["get"]
+    for operation, status in ((post, "201"), (post, "200"), (get, "200")):
+        content = operation["responses"][status]["content"]
+        assert set(content) == {"application/json", "application/fhir+json"}
+        fhir = content["application/fhir+json"]
+        assert fhir["schema"] == {"$ref": "#/components/schemas/FhirBundle"}
+        _validator(spec, "FhirBundle").validate(fhir["example"])
 
 
 def test_docs_render_from_packaged_assets(api: Api) -> None:
@@ -107,3 +115,26 @@ def test_suggestions_and_their_examples_match_the_published_schemas(api: Api) ->
 
 def note_text_with_everything() -> str:
     return note_text("Pneumonia with fever. Known CKD.")
+
+
+def test_every_operation_has_a_short_stable_operation_id(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    ids = {
+        f"{method.upper()} {path}": operation.get("operationId", "")
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+    }
+
+    assert all(re.fullmatch(r"[a-z][A-Za-z]{2,30}", i) for i in ids.values()), ids
+    assert not [i for i in ids.values() if i.endswith(("_get", "_post"))]
+    assert len(set(ids.values())) == len(ids)
+    # The names clients are generated with: changing one breaks every client.
+    assert ids["POST /v1/notes"] == "postNote"
+    assert ids["GET /v1/notes/{note_id}"] == "getNote"
+    assert ids["GET /v1/notes/{note_id}/suggestions"] == "getSuggestions"
+    assert ids["POST /v1/suggestions/{suggestion_id}/decision"] == "decideSuggestion"
+    assert ids["POST /v1/notes/{note_id}/codes"] == "addCode"
+    assert ids["GET /v1/notes/{note_id}/audit"] == "getAudit"
+    assert ids["GET /v1/codes/search"] == "searchCodes"
+    assert ids["GET /v1/codes/{system}/{code}"] == "getCode"
+    assert ids["GET /v1/exports/decisions"] == "exportDecisions"

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from cac.db.engine import Database
 from cac.db.migrate import _config, current_revision, head_revision, upgrade
-from cac.db.models import Base, Suggestion
+from cac.db.models import Base, Note, Suggestion
 
 TABLES = {"api_keys", "notes", "suggestions", "decisions", "audit_events"}
 
@@ -189,3 +189,53 @@ def test_0002_gives_existing_suggestions_empty_rationale_and_downgrades_keeping_
     # the constraints of 0001 are still there after the downgrade
     with pytest.raises(DBAPIError), db.write() as session:
         session.execute(text("UPDATE suggestions SET origin = 'robot'"))
+
+
+def _note_columns(db: Database) -> set[str]:
+    return {c["name"] for c in inspect(db.engine).get_columns("notes")}
+
+
+def test_0003_adds_age_and_sex_null_for_existing_notes_and_downgrades_keeping_them(
+    db: Database,
+) -> None:
+    _migrate(db, "upgrade", "0002")
+    assert not {"patient_age", "patient_sex"} & _note_columns(db)
+    with db.write() as session:
+        session.execute(
+            text(
+                "INSERT INTO notes (external_id, version, text, text_sha256, setting, source, "
+                "model, created_by, created_at) VALUES ('e', 1, 't', 'h', 'inpatient', 'json', "
+                "'{}', 'k', CURRENT_TIMESTAMP)"
+            )
+        )
+
+    _migrate(db, "upgrade", "0003")
+
+    assert current_revision(db) == "0003"
+    with db.read() as session:
+        old = session.get_one(Note, 1)
+        assert (old.patient_age, old.patient_sex) == (None, None)
+    with db.write() as session:
+        session.add(
+            Note(
+                external_id="f",
+                version=1,
+                text="t",
+                text_sha256="h",
+                setting="inpatient",
+                source="fhir",
+                patient_age=76,
+                patient_sex="female",
+                created_by="k",
+            )
+        )
+    with db.read() as session:
+        new = session.get_one(Note, 2)
+        assert (new.patient_age, new.patient_sex) == (76, "female")
+
+    _migrate(db, "downgrade", "0002")
+
+    assert not {"patient_age", "patient_sex"} & _note_columns(db)
+    with db.read() as session:
+        ids = session.execute(text("SELECT external_id FROM notes ORDER BY id")).scalars()
+        assert list(ids) == ["e", "f"]

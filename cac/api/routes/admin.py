@@ -13,6 +13,7 @@ router = APIRouter(prefix="/v1/admin", tags=["operations"])
 
 @router.post(
     "/reload",
+    operation_id="reloadModels",
     response_model=Reloaded,
     summary="Reload the models (e.g. a newly promoted champion) without downtime",
     description=(

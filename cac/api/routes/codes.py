@@ -16,6 +16,7 @@ router = APIRouter(prefix="/v1/codes", tags=["codes"])
 
 @router.get(
     "/search",
+    operation_id="searchCodes",
     response_model=CodeSearchOut,
     summary="Search code titles and synonyms",
     responses=problem_responses(401, 403, 422, 503),
@@ -34,6 +35,7 @@ def search(
 
 @router.get(
     "/{system}/{code}",
+    operation_id="getCode",
     response_model=CodeOut,
     summary="One code: title, flags, parent, children, notes",
     responses=problem_responses(401, 403, 404, 422, 503),

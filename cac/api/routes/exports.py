@@ -127,6 +127,7 @@ class NdjsonResponse(StreamingResponse):
 
 @router.get(
     "/decisions",
+    operation_id="exportDecisions",
     response_class=NdjsonResponse,
     summary="Stream reviewed notes with their suggestions and decisions (JSON Lines)",
     description=(
@@ -191,6 +192,7 @@ def _lines(records: Iterator[NoteRecord]) -> Iterator[bytes]:
 
 @router.get(
     "/decision-rows",
+    operation_id="exportDecisionRows",
     response_model=DecisionExportPage,
     summary="Page through every decision, oldest first, one row each",
     responses=problem_responses(401, 403, 422),

@@ -16,13 +16,19 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
+@router.get(
+    "/healthz",
+    operation_id="getHealth",
+    response_model=Health,
+    summary="Liveness: the process answers",
+)
 def healthz() -> Health:
     return Health(status="ok")
 
 
 @router.get(
     "/readyz",
+    operation_id="getReadiness",
     response_model=Ready,
     summary="Readiness: models loaded, database reachable and migrated",
     responses=problem_responses(401, 403, 503),
@@ -49,6 +55,7 @@ def readyz(_: StatusReader, services: ServicesDep) -> Ready:
 
 @router.get(
     "/metrics",
+    operation_id="getMetrics",
     summary="Prometheus metrics",
     response_class=Response,
     responses={

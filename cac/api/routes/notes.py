@@ -9,14 +9,18 @@ from starlette.concurrency import run_in_threadpool
 
 from cac.api import services as svc
 from cac.api import views
+from cac.api.accept import wants_fhir
 from cac.api.context import current_request_id
 from cac.api.deps import AuditReader, CoderDep, Decider, KbDep, NoteReader, NoteWriter, ServicesDep
-from cac.api.fhir import DocumentReference
+from cac.api.fhir.bundle_out import note_bundle
+from cac.api.fhir.document import DocumentReference
 from cac.api.intake import FHIR_JSON, JSON, read_note, require_json
 from cac.api.schemas.decisions import AddCodeIn, AuditOut, DecisionResult, SuggestionList
+from cac.api.schemas.fhir import BUNDLE_EXAMPLE, BUNDLE_IN_EXAMPLE, FhirBundle, FhirBundleIn
 from cac.api.schemas.notes import FHIR_EXAMPLE, NOTE_EXAMPLE, NoteDetailOut, NoteIn, NoteOut
 from cac.api.schemas.problems import problem_responses
 from cac.api.state import Services
+from cac.codesets.records import System
 from cac.db import notes
 
 router = APIRouter(prefix="/v1/notes", tags=["notes"])
@@ -32,23 +36,47 @@ _NOTE_BODY: dict[str, Any] = {
                 "examples": {"note": {"summary": "A plain JSON note", "value": NOTE_EXAMPLE}},
             },
             FHIR_JSON: {
-                "schema": {"$ref": "#/components/schemas/DocumentReference"},
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/DocumentReference"},
+                        {"$ref": "#/components/schemas/FhirBundleIn"},
+                    ]
+                },
                 "examples": {
                     "document_reference": {
                         "summary": "A FHIR R4 DocumentReference, text/plain, base64",
                         "value": FHIR_EXAMPLE,
-                    }
+                    },
+                    "bundle": {
+                        "summary": "A Bundle: the DocumentReference, its Patient and Encounter",
+                        "value": BUNDLE_IN_EXAMPLE,
+                    },
                 },
             },
         },
     }
 }
-# Schemas referenced only from the hand-written request body above; the app adds them.
-EXTRA_SCHEMAS = (NoteIn, DocumentReference)
+# Schemas referenced only from hand-written parts (bodies above, FHIR answers); the app adds them.
+EXTRA_SCHEMAS = (NoteIn, DocumentReference, FhirBundleIn, FhirBundle)
+# JSON first: generated clients type a response by its first content type (FastAPI puts the
+# response model's schema into the empty JSON entry).
+_FHIR_ANSWER: dict[str, Any] = {
+    JSON: {},
+    FHIR_JSON: {
+        "schema": {"$ref": "#/components/schemas/FhirBundle"},
+        "example": BUNDLE_EXAMPLE,
+    },
+}
+_FHIR_NOTE = (
+    " With `Accept: application/fhir+json` the answer is a FHIR R4 `Bundle` (`collection`): a "
+    "`Condition` per listed ICD-10-CM code, a `Procedure` per ICD-10-PCS, CPT or HCPCS code "
+    '(README, "FHIR").'
+)
 
 
 @router.post(
     "",
+    operation_id="postNote",
     status_code=201,
     response_model=NoteOut,
     summary="Post a note and code it",
@@ -58,11 +86,20 @@ EXTRA_SCHEMAS = (NoteIn, DocumentReference)
         "note when the same `external_id` and text were posted before. Send `application/json` "
         "(`NoteIn`) or a FHIR R4 `DocumentReference` with a `text/plain` attachment as "
         "`application/fhir+json` (its first identifier becomes `external_id`, `subject` the "
-        "patient, `context.encounter[0]` the encounter; `setting` from the query). Text: "
-        "non-empty, at most 100,000 characters."
+        "patient, `context.encounter[0]` the encounter; `setting` from the query), alone or in "
+        "a `Bundle` (`FhirBundleIn`) with its `Patient` and `Encounter`: the setting from "
+        "`Encounter.class` unless `?setting=` is given, the age at the encounter and the sex "
+        "from the `Patient`, stored with the note. A Bundle with no DocumentReference, two, or "
+        "a reference that does not resolve inside it is a 422 naming the entry. Text: "
+        "non-empty, at most 100,000 characters." + _FHIR_NOTE
     ),
     responses={
-        200: {"model": NoteOut, "description": "Same note posted again: the stored version"},
+        200: {
+            "model": NoteOut,
+            "description": "Same note posted again: the stored version",
+            "content": _FHIR_ANSWER,
+        },
+        201: {"description": "Coded: the new note or version", "content": _FHIR_ANSWER},
         **problem_responses(400, 401, 403, 413, 415, 422, 503),
     },
     openapi_extra=_NOTE_BODY,
@@ -74,18 +111,25 @@ async def post_note(
     services: ServicesDep,
     coder: CoderDep,
     setting: Annotated[
-        Literal["inpatient", "outpatient"],
-        Query(description="Setting for FHIR bodies (JSON bodies carry their own)."),
-    ] = "inpatient",
-) -> NoteOut:
+        Literal["inpatient", "outpatient"] | None,
+        Query(
+            description="Setting for FHIR bodies (JSON bodies carry their own). Default: a "
+            "Bundle's Encounter.class, else inpatient."
+        ),
+    ] = None,
+) -> NoteOut | Response:
     note = await read_note(request, setting)
     note_id, created = await run_in_threadpool(
         svc.submit_note, services, coder, note, principal.name, current_request_id()
     )
-    response.status_code = 201 if created else 200
-    if created:
-        response.headers["Location"] = f"/v1/notes/{note_id}"
-    return await run_in_threadpool(_view, services, note_id, False)
+    status = 201 if created else 200
+    headers = {"Location": f"/v1/notes/{note_id}"} if created else {}
+    view = await run_in_threadpool(_view, services, note_id, False)
+    if wants_fhir(request):
+        return _bundle(services, view, status, headers)
+    response.status_code = status
+    response.headers.update(headers)
+    return view
 
 
 def _view(services: Services, note_id: int, with_text: bool) -> NoteOut:
@@ -93,18 +137,41 @@ def _view(services: Services, note_id: int, with_text: bool) -> NoteOut:
         return views.note_out(session, notes.get_note(session, note_id), with_text=with_text)
 
 
+def _bundle(
+    services: Services, note: NoteOut, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """The note as a FHIR R4 Bundle (``application/fhir+json``)."""
+    kb = services.kb
+
+    def title(system: str, code: str) -> str | None:
+        record = kb.get(System(system), code) if kb is not None else None
+        return record.title if record is not None else None
+
+    body = note_bundle(note, title).model_dump_json(exclude_none=True)
+    return Response(body, status_code=status, headers=headers, media_type=FHIR_JSON)
+
+
 @router.get(
     "/{note_id}",
+    operation_id="getNote",
     response_model=NoteDetailOut,
     summary="A note: text, versions, suggestions and decided codes",
-    responses=problem_responses(401, 403, 404, 422),
+    description="The note with its text." + _FHIR_NOTE,
+    responses={
+        200: {"description": "The note", "content": _FHIR_ANSWER},
+        **problem_responses(401, 403, 404, 422),
+    },
 )
-def get_note(note_id: NoteId, _: NoteReader, services: ServicesDep) -> NoteOut:
-    return _view(services, note_id, True)
+def get_note(
+    request: Request, note_id: NoteId, _: NoteReader, services: ServicesDep
+) -> NoteOut | Response:
+    view = _view(services, note_id, True)
+    return _bundle(services, view) if wants_fhir(request) else view
 
 
 @router.get(
     "/{note_id}/suggestions",
+    operation_id="getSuggestions",
     response_model=SuggestionList,
     summary="A note's suggestions with evidence, status and active decision",
     responses=problem_responses(401, 403, 404, 422),
@@ -117,6 +184,7 @@ def get_suggestions(note_id: NoteId, _: NoteReader, services: ServicesDep) -> Su
 
 @router.post(
     "/{note_id}/codes",
+    operation_id="addCode",
     status_code=201,
     response_model=DecisionResult,
     summary="Add a code the model missed",
@@ -144,6 +212,7 @@ def add_code(
 
 @router.get(
     "/{note_id}/audit",
+    operation_id="getAudit",
     response_model=AuditOut,
     summary="The append-only history of the note",
     responses=problem_responses(401, 403, 404, 422),

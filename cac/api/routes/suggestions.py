@@ -19,6 +19,7 @@ router = APIRouter(prefix="/v1/suggestions", tags=["decisions"])
 
 @router.post(
     "/{suggestion_id}/decision",
+    operation_id="decideSuggestion",
     status_code=201,
     response_model=DecisionResult,
     summary="Decide on a suggestion",

@@ -124,6 +124,13 @@ class NoteOut(BaseModel):
     setting: str
     patient_ref: str | None
     encounter_ref: str | None
+    patient_age: int | None = Field(
+        default=None,
+        description="Age in whole years at the encounter, from a FHIR Bundle's Patient.birthDate.",
+    )
+    patient_sex: Literal["male", "female", "other", "unknown"] | None = Field(
+        default=None, description="From a FHIR Bundle's Patient.gender."
+    )
     source: Literal["json", "fhir"]
     created_by: str = Field(description="Name of the API key that posted the note.")
     created_at: datetime

@@ -1,4 +1,5 @@
-"""A FHIR R4 ``DocumentReference`` with a ``text/plain`` attachment, read as a note."""
+"""A FHIR R4 ``DocumentReference`` with a ``text/plain`` attachment, read as a note (alone or
+from a Bundle, :mod:`cac.api.fhir.bundle_in`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cac.api.errors import InvalidInput, field_errors, summarize
+from cac.coding.records import Demographics
 from cac.db.notes import NoteInput
 
 
@@ -36,8 +38,13 @@ class Content(_Element):
     attachment: Attachment
 
 
+class Period(_Element):
+    start: str | None = None
+
+
 class Context(_Element):
     encounter: list[Reference] = Field(default_factory=list)
+    period: Period | None = None
 
 
 class DocumentReference(_Element):
@@ -47,6 +54,7 @@ class DocumentReference(_Element):
     id: str | None = None
     identifier: list[Identifier] = Field(default_factory=list)
     subject: Reference | None = None
+    date: str | None = None
     context: Context | None = None
     content: list[Content] = Field(min_length=1)
 
@@ -102,33 +110,66 @@ def _text(doc: DocumentReference) -> str:
     )
 
 
-def note_from_fhir(resource: Any, setting: str) -> NoteInput:
-    """Read a parsed ``application/fhir+json`` body.
+def parse_document(resource: Any, where: str = "") -> DocumentReference:
+    """A DocumentReference's parts cac reads; ``where`` names it inside a Bundle in errors.
 
     Raises:
-        InvalidInput: not a DocumentReference, no identifier, or no usable text attachment.
+        InvalidInput: not a DocumentReference, or malformed.
     """
     if not isinstance(resource, dict) or resource.get("resourceType") != "DocumentReference":
         raise InvalidInput(
             "an application/fhir+json body must be a FHIR R4 resource with resourceType "
-            "'DocumentReference'"
+            "'DocumentReference' or a 'Bundle' holding one"
         )
     try:
-        doc = DocumentReference.model_validate(resource)
+        return DocumentReference.model_validate(resource)
     except ValidationError as exc:
         errors = field_errors(exc.errors(include_input=False, include_url=False))
-        raise InvalidInput(
-            f"the DocumentReference is malformed: {summarize(errors)}",
-            errors=errors,
-        ) from None
+        if where:
+            errors = [{**e, "field": f"{where}.{e['field']}"} for e in errors]
+        named = f"{where} (DocumentReference)" if where else "the DocumentReference"
+        raise InvalidInput(f"{named} is malformed: {summarize(errors)}", errors=errors) from None
+
+
+def note_from_document(
+    doc: DocumentReference,
+    setting: str,
+    *,
+    where: str = "",
+    patient_ref: str | None = None,
+    encounter_ref: str | None = None,
+    demographics: Demographics | None = None,
+) -> NoteInput:
+    """The note a parsed DocumentReference holds. Without ``patient_ref`` or ``encounter_ref``
+    they are the document's own ``subject`` and ``context.encounter[0]`` as written.
+
+    Raises:
+        InvalidInput: no identifier, or no usable text attachment.
+    """
+    try:
+        external_id, text = _external_id(doc), _text(doc)
+    except InvalidInput as exc:
+        if where:
+            exc.detail = f"{where} (DocumentReference): {exc.detail}"
+        raise
     encounter = (
         doc.context.encounter[0].reference if doc.context and doc.context.encounter else None
     )
     return NoteInput(
-        external_id=_external_id(doc),
-        text=_text(doc),
+        external_id=external_id,
+        text=text,
         setting=setting,
-        patient_ref=doc.subject.reference if doc.subject else None,
-        encounter_ref=encounter,
+        patient_ref=patient_ref or (doc.subject.reference if doc.subject else None),
+        encounter_ref=encounter_ref or encounter,
         source="fhir",
+        demographics=demographics,
     )
+
+
+def note_from_fhir(resource: Any, setting: str) -> NoteInput:
+    """Read a parsed ``application/fhir+json`` DocumentReference body.
+
+    Raises:
+        InvalidInput: not a DocumentReference, no identifier, or no usable text attachment.
+    """
+    return note_from_document(parse_document(resource), setting)
