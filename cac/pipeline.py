@@ -51,6 +51,7 @@ from cac.kb.store import KnowledgeBase
 from cac.linking.matches import DENSE_SYSTEMS, MatchSources
 from cac.linking.search import CodeSearcher
 from cac.model_files import SOURCE_MODELS_DIR, ModelFiles
+from cac.nlp import not_conditions
 from cac.nlp.context import AssertionAnnotator
 from cac.nlp.tokens import normalize_phrase, tokenize
 from cac.ranking.features import (
@@ -340,6 +341,10 @@ class Coder:
         cue_tagged = {(s, e) for s, e, _ in everything} - {(s, e) for s, e, _ in tagged}
         matches += self.sources.searched(everything, matches, text)
         matches += self.sources.dense_hits(everything, text)
+        # "depression" of "LVEF depression" proposes no code (cac.nlp.not_conditions)
+        blocked = not_conditions.phrases(text)
+        if blocked:
+            matches = [m for m in matches if not not_conditions.inside((m.start, m.end), blocked)]
         labelled = {(s, e, label) for s, e, label in tagged}
         for m in matches:
             if (m.start, m.end) in cue_tagged:
@@ -363,6 +368,7 @@ class Coder:
                 m
                 for m in self.stated_titles.matches(text)
                 if not joins_list_items(text, (m.start, m.end), tagged)
+                and not not_conditions.inside((m.start, m.end), blocked)
             ]
             own = sorted({(m.start, m.end) for m in stated} - set(asserted))
             for a in self.annotator.annotate(parsed, own):
