@@ -918,27 +918,8 @@ class _Slate:
         why: RuleCitation,
     ) -> _Entry:
         """Show ``record`` (a candidate already, or new), made by rule ``why`` from ``source``."""
-        e = self.get(record.system, record.code)
-        if e is None:
-            e = _Entry(
-                replace(source.suggestion, shown=True, rationale=(), suppressed_by=None),
-                record,
-                True,
-                confidence,
-                evidence,
-            )
-            self.entries.append(e)
-            self._by[(record.system, record.code)] = e
-        else:
-            e.confidence = max(e.confidence, confidence)
-            e.evidence = tuple(dict.fromkeys(evidence + e.evidence))
-        e.shown = True
-        e.suppressed = None
-        e.alternatives = ()
-        e.needs_specificity = False
-        if all(r.rule != why.rule for r in e.rationale):
-            e.rationale.append(why)
-        return e
+        made = replace(source.suggestion, shown=True, rationale=(), suppressed_by=None)
+        return self.add(record, confidence, evidence, why, made)
 
     def add(
         self,
@@ -946,11 +927,13 @@ class _Slate:
         confidence: float,
         evidence: tuple[Evidence, ...],
         why: RuleCitation,
+        template: Suggestion | None = None,
     ) -> _Entry:
-        """Show ``record`` (a candidate already, or new) because the note's words state it."""
+        """Show ``record`` (a candidate already, or new, from ``template`` or else a fresh
+        present suggestion) because rule ``why`` says so."""
         e = self.get(record.system, record.code)
         if e is None:
-            made = Suggestion(
+            made = template or Suggestion(
                 system=record.system,
                 code=record.display,
                 description=record.title,
