@@ -22,7 +22,8 @@ A code's title is compiled into what the note must say (Guidelines I.A conventio
   (``data/word_equivalents.tsv``: "cholelithiasis" ~ "calculus of gallbladder") are expanded;
 * a title's inclusion terms are alternative titles.
 
-A word preceded closely by "no", "without", "denies" or "negative for" does not count as stated.
+A word preceded closely by "no", "without", "denies" or "negative for", or followed by "was not
+detected" (seen, found, ...), does not count as stated.
 """
 
 from __future__ import annotations
@@ -70,6 +71,14 @@ _STOP = frozenset(
 # Words whose negation a few words earlier means the note does not state what follows.
 _NEGATORS = frozenset({"no", "without", "denies", "denied", "negative", "not", "nor"})
 _NEGATION_REACH = 3
+# "polyp or ulcer was not detected": a finding denied after it, over at most this many words
+_BACKWARD_REACH = 6
+_COPULAS = frozenset({"was", "were", "is", "are"})
+_FOUND = frozenset(
+    {"detected", "seen", "found", "identified", "observed", "noted", "visualized", "evident"}
+    | {"present", "demonstrated", "appreciated"}
+)
+_CLAUSE_WORDS = frozenset({"but", "however", "although", "though", "whereas", "while"})
 _SLACK = 1  # other words allowed per stated word in a title's span (see NoteStatements.compact)
 _SPAN_CHOICES = 256  # stem sayings combined when looking for the tightest span
 _INITIAL = re.compile(r"\b([A-Za-z])\.(?= [a-z])")
@@ -413,7 +422,9 @@ def _unlinking(words: list[str], i: int) -> int | None:
 
 def _denied(words: list[str]) -> tuple[list[bool], bool]:
     """Per word: whether a negating word stands at most ``_NEGATION_REACH`` words before it
-    (what follows a denied cause counts as negated: "not related to the hypertension"); and
+    (what follows a denied cause counts as negated: "not related to the hypertension"), or a
+    finding is denied after it ("polyp or ulcer was not detected", up to ``_BACKWARD_REACH``
+    words back, not past "but"); and
     whether the words deny a cause at all."""
     out = []
     last = -100
@@ -425,6 +436,12 @@ def _denied(words: list[str]) -> tuple[list[bool], bool]:
         elif word in _NEGATORS and not (word == "not" and words[i - 1 : i + 2] == _DNR):
             last = i
         out.append(0 < i - last <= _NEGATION_REACH)
+    for i in range(1, len(words) - 2):
+        if words[i] in _COPULAS and words[i + 1] == "not" and words[i + 2] in _FOUND:
+            for j in range(i - 1, max(i - 1 - _BACKWARD_REACH, -1), -1):
+                if words[j] in _CLAUSE_WORDS:
+                    break
+                out[j] = True
     return out, unlinks
 
 

@@ -35,6 +35,14 @@ def test_negated_words_do_not_state() -> None:
     assert not states("COPD. No exacerbation.", "Exacerbation of something")
 
 
+def test_a_finding_denied_after_it_is_not_stated() -> None:
+    title = "Ulcer of anus and rectum"
+    assert not states("Anus and rectum full of blood, but polyp or ulcer was not detected.", title)
+    assert states("Anus and rectum: an ulcer was seen.", title)
+    # the denial reaches back within its clause only
+    assert states("Ulcer of the rectum and anus was biopsied, but a polyp was not seen.", title)
+
+
 def test_words_must_share_a_sentence() -> None:
     title = "Hypertensive heart disease with heart failure"
     assert not states("Hypertensive heart disease.\nFather had heart failure.", title)
