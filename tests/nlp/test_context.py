@@ -53,6 +53,19 @@ def annotator() -> AssertionAnnotator:
         ("She did not meet criteria for sepsis.", "sepsis", "negated"),
         ("Criteria for sepsis were met.", "sepsis", "present"),
         ("PE negative on CT angiography.", "PE", "negated"),
+        # a treatment weighed, not given
+        (
+            "We initially considered hemodialysis or peritoneal dialysis.",
+            "peritoneal dialysis",
+            "hypothetical",
+        ),
+        (
+            "Initially considering hemodialysis or peritoneal dialysis.",
+            "peritoneal dialysis",
+            "hypothetical",
+        ),
+        ("Surgical resection was considered.", "Surgical resection", "hypothetical"),
+        ("Surgical resection was performed.", "Surgical resection", "present"),
         # "negative" before a diagnosis describes it
         ("Triple negative breast cancer was diagnosed.", "breast cancer", "present"),
         (
