@@ -33,3 +33,12 @@ def test_plain_words_are_not_blocked() -> None:
 
 def test_every_row_compiles() -> None:
     assert len(patterns()) >= 3
+
+
+def test_a_lab_value_is_no_diagnosis() -> None:
+    text = "The total bilirubin (TBil) was 12.2 umol/L; creatinine 2.2 mg/dL."
+    blocked = phrases(text)
+    for words in ("bilirubin", "total bilirubin", "creatinine"):
+        assert inside(_span(text, words), blocked), words
+    stated = "Elevated bilirubin and jaundice; hyperbilirubinemia."
+    assert phrases(stated) == []
