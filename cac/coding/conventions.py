@@ -524,6 +524,7 @@ class Conventions:
                 if best is None or req.weight > best[0]:
                     best = (req.weight, other, (start, end))
             if best is None:
+                self._stated_by_its_words(slate, e, note)
                 continue
             _, record, (start, end) = best
             rule = RuleCitation(
@@ -535,6 +536,40 @@ class Conventions:
             kept = slate.show(record, e, e.confidence, evidence, rule)
             self._read(kept, note)
             slate.suppress(e, Suppression(rule.rule, rule.section, record.display, rule.detail))
+
+    def _stated_by_its_words(self, slate: _Slate, e: _Entry, note: NoteStatements) -> None:
+        """An unstated shown code whose evidence words state another category's candidate
+        ("renal insufficiency", indexed to N28.9, shown as N17.9 *Acute kidney failure*) gives
+        way to that candidate: the index term the words are is what is coded (I.B.1)."""
+        spans = [(x.start, x.end) for x in e.evidence]
+        best: tuple[int, _Entry, tuple[int, int]] | None = None
+        for o in slate.entries:
+            if (
+                o.shown
+                or o.suppressed is not None
+                or o.record.system is not System.ICD10CM
+                or not o.record.billable
+                or o.code[:3] == e.code[:3]
+                or not any(a < x.end and x.start < b for x in o.evidence for a, b in spans)
+            ):
+                continue
+            for req, start, end in note.statings(record_requirements(o.record)):
+                inside = any(a <= start and end <= b for a, b in spans)
+                if inside and (best is None or req.weight > best[0]):
+                    best = (req.weight, o, (start, end))
+        if best is None:
+            return
+        _, o, (start, end) = best
+        rule = RuleCitation(
+            specificity.UNSTATED_RULE,
+            "I.B.1",
+            f"the words shown as {e.record.display}'s evidence state {o.record.display}",
+        )
+        kept = slate.show(
+            o.record, e, e.confidence, (Evidence(start, end, note.text[start:end]),), rule
+        )
+        self._read(kept, note)
+        slate.suppress(e, Suppression(rule.rule, rule.section, o.record.display, rule.detail))
 
     # 3. combination codes and the "with" presumption
     def _combinations(self, slate: _Slate, note: NoteStatements) -> None:
@@ -617,11 +652,35 @@ class Conventions:
 
     # 5. unspecified beside specific
     def _unspecified(self, slate: _Slate) -> None:
+        """An unspecified code beside a more specific one of its category gives way to it,
+        unless the note states no more of the specific one than of the unspecified one
+        ("hemorrhoids" states K64.9 and, through its inclusion term "hemorrhoids without
+        prolapse", K64.0 *First degree*): then the specific one gives way (I.A.9.b)."""
         shown = slate.shown(System.ICD10CM)
         for unspecified, specific in specificity.unspecified_beside_specific(
             [e.record for e in shown]
         ):
             e = slate.get(System.ICD10CM, unspecified.code)
+            more = slate.get(System.ICD10CM, specific.code)
+            if (
+                e is not None
+                and more is not None
+                and e.shown
+                and more.shown
+                and e.stated
+                and more.stated
+                and more.stated_need <= e.stated_need
+            ):
+                slate.suppress(
+                    more,
+                    Suppression(
+                        specificity.UNSTATED_RULE,
+                        "I.A.9.b",
+                        unspecified.display,
+                        f"the note states {unspecified.display}, not what {specific.display} adds",
+                    ),
+                )
+                continue
             if e is not None and e.shown:
                 slate.suppress(
                     e,

@@ -228,3 +228,47 @@ def test_hypertensive_ckd_takes_the_stage_the_note_states(
     text = "Hypertensive chronic kidney disease. End-stage renal disease on dialysis."
     out = by_code(stage.apply(cut(real_kb, text, "I12.9", "N18.6"), text))
     assert out["I12.0"].shown and out["N18.6"].shown and not out["I12.9"].shown
+
+
+def test_a_specific_code_the_note_states_no_more_of_gives_way(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    # K64.0's inclusion term "hemorrhoids without prolapse ..." is stated by "hemorrhoids",
+    # as K64.9 is: the note says nothing of the first degree
+    text = "Bleeding hemorrhoids."
+    out = stage.apply(cut(real_kb, text, "K64.0", "K64.9"), text)
+    assert shown(out) == ["K64.9"]
+    assert by_code(out)["K64.0"].suppressed_by.rule == "specificity.not_stated"
+    text = "First degree hemorrhoids."
+    assert shown(stage.apply(cut(real_kb, text, "K64.0", "K64.9"), text)) == ["K64.0"]
+
+
+def test_hemorrhage_nec_gives_way_to_the_bleeding_site(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    text = "Hemoptysis. The origin of bleeding was sought."
+    out = stage.apply(cut(real_kb, text, "R04.2", "R58"), text)
+    assert shown(out) == ["R04.2"]
+    assert by_code(out)["R58"].suppressed_by.rule == "integral.hemorrhage_of_a_site"  # type: ignore[union-attr]
+    text = "Bleeding. Gastric ulcer."  # an ulcer not said to bleed keeps R58 beside it
+    assert shown(stage.apply(cut(real_kb, text, "K25.9", "R58"), text)) == ["K25.9", "R58"]
+
+
+def test_an_unstated_code_gives_way_to_the_code_its_words_state(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    # "renal insufficiency" is indexed to N28.9; N17.9 says acute kidney failure
+    text = "Zoledronic acid, adjusted for renal insufficiency, was given."
+    start = text.index("renal insufficiency")
+    words = (Evidence(start, start + 19, "renal insufficiency"),)
+    suggestions = [
+        replace(s, evidence=words) for s in cut(real_kb, text, "N17.9", "N28.9", shown=False)
+    ]
+    suggestions[0] = replace(
+        suggestions[0], shown=True, rationale=why_shown(0.9, 0.3, "present", "inpatient")
+    )
+    out = stage.apply(suggestions, text)
+    assert shown(out) == ["N28.9"]
+    assert by_code(out)["N17.9"].suppressed_by.code == "N28.9"  # type: ignore[union-attr]
+    n289 = by_code(out)["N28.9"]
+    assert [(e.start, e.end) for e in n289.evidence] == [(start, start + 19)]
