@@ -175,6 +175,7 @@ def select(
             spans.add(span)
         elif tagged is not None and (joined := _joined(span, mentions, text, record)):
             spans.add(joined)
+    spans = {_to_edges(span, mentions, text) for span in spans}
     if not spans:  # reached otherwise (votes, a sibling): a mention that names it outright
         spans = {
             (a, b)
@@ -219,6 +220,17 @@ def _in_mention(
     if span[1] > a + head.start():
         return True
     return stem(head.group().lower()) in concept_stems(record)
+
+
+def _to_edges(span: tuple[int, int], mentions: list[tuple[int, int]], text: str) -> tuple[int, int]:
+    """``span`` out to the edges of the tagger mention it lies in, when what it leaves out is
+    generic words only: "coronary artery" of "coronary artery disease" is the whole mention."""
+    for a, b in mentions:
+        if a <= span[0] and span[1] <= b and (a, b) != span:
+            rest = text[a : span[0]] + " " + text[span[1] : b]
+            if all(stem(w) in _GENERIC for w in _TOKEN.findall(rest.lower())):
+                return a, b
+    return span
 
 
 def _joined(

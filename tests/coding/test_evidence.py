@@ -242,3 +242,20 @@ def test_used_stems_count_a_short_form_that_says_the_title() -> None:
     assert evidence.said_stems("injury") <= used
     # a word no short form gives to the title is not used by it
     assert not evidence.said_stems("fracture") <= evidence.used_stems("heel fracture", need)
+
+
+def test_a_span_takes_the_generic_rest_of_its_mention() -> None:
+    cad = CodeRecord(
+        System.ICD10CM,
+        "I2510",
+        "Atherosclerotic heart disease of native coronary artery without angina pectoris",
+    )
+    text = "With a history of coronary artery disease and situs inversus."
+    mention = (*_at(text, "coronary artery disease"), "DIAGNOSIS")
+    got = _select(cad, text, ("coronary artery", "train"), tagged=frozenset({mention}))
+    assert got == ["coronary artery disease"]
+    # a word that is not generic keeps the span short: "failure" of "chronic kidney failure"
+    other = "Known chronic kidney failure."
+    ckd = CodeRecord(System.ICD10CM, "N189", "Chronic kidney disease, unspecified")
+    tagged = frozenset({(*_at(other, "chronic kidney failure"), "DIAGNOSIS")})
+    assert _select(ckd, other, ("kidney", "kb"), tagged=tagged) == ["kidney"]
