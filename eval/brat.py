@@ -9,7 +9,7 @@ non-overlapping spans per label, as a tagger would output them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,9 @@ LABELS = {
     "Diagnostic_procedure": "PROCEDURE",
     "Therapeutic_procedure": "PROCEDURE",
 }
+# MACCROBAT's labels for a condition placed in the past or in a relative ("20-year history of
+# hypertension", "mother had diabetes mellitus"), read by the evidence scorer only.
+HISTORY_LABELS = frozenset({"History", "Family_history"})
 DEFAULT_DIR = Path(__file__).parent / "data" / "maccrobat" / "MACCROBAT2020"
 
 Span = tuple[int, int, str]  # start, end, label
@@ -31,10 +34,13 @@ class BratDoc:
     doc_id: str
     text: str
     spans: list[Span]
+    # History and Family_history entities (start, end), for the evidence scorer
+    history: tuple[tuple[int, int], ...] = ()
 
 
-def read_ann(path: Path) -> list[Span]:
-    """Mapped text-bound spans of one ``.ann`` file (discontinuous spans use their outer bounds)."""
+def read_ann(path: Path, labels: Mapping[str, str] = LABELS) -> list[Span]:
+    """Mapped text-bound spans of one ``.ann`` file (discontinuous spans use their outer bounds);
+    ``labels`` maps the brat labels kept to the labels given."""
     spans: list[Span] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.startswith("T"):
@@ -43,13 +49,13 @@ def read_ann(path: Path) -> list[Span]:
         if len(fields) < 2:
             raise CacError(f"{path}, line {number}: malformed text-bound annotation")
         label, *offsets = fields[1].replace(";", " ").split()
-        if label not in LABELS:
+        if label not in labels:
             continue
         try:
             numbers = [int(o) for o in offsets]
         except ValueError:
             raise CacError(f"{path}, line {number}: offsets are not integers") from None
-        spans.append((min(numbers), max(numbers), LABELS[label]))
+        spans.append((min(numbers), max(numbers), labels[label]))
     return spans
 
 
@@ -64,7 +70,8 @@ def read_dir(directory: Path) -> list[BratDoc]:
         ann = text_path.with_suffix(".ann")
         if ann.exists():
             text = text_path.read_text(encoding="utf-8")
-            docs.append(BratDoc(text_path.stem, text, read_ann(ann)))
+            history = tuple((a, b) for a, b, _ in read_ann(ann, {k: k for k in HISTORY_LABELS}))
+            docs.append(BratDoc(text_path.stem, text, read_ann(ann), history))
     if not docs:
         raise CacError(f"no brat .txt/.ann pairs in {directory}")
     return docs

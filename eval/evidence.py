@@ -7,7 +7,10 @@ Two measurements, each coding the note text alone and reading the expectations a
   entity of the right kind: ``Disease_disorder`` or ``Sign_symptom`` for an ICD-10-CM code, a
   ``Diagnostic_procedure`` or ``Therapeutic_procedure`` for ICD-10-PCS, CPT and HCPCS. Reported:
   the share of spans on target, the share of shown codes with at least one span on target (an
-  ``inferred`` code, with no span, has none), and how many shown codes are inferred.
+  ``inferred`` code, with no span, has none), and how many shown codes are inferred. Both
+  shares are also given counting MACCROBAT's ``History`` and ``Family_history`` entities as a
+  diagnosis code's words: the corpus labels a past or a relative's condition so, not
+  ``Disease_disorder`` (``_with_history``).
 * **Hand-written cases** (``eval/evidence/cases.yaml``): for each expected code, the words a coder
   wants highlighted. A word is *found* when the code is shown and one of its evidence spans
   overlaps the word. A shown code *points elsewhere* when one of its spans overlaps words expected
@@ -265,14 +268,23 @@ def right_kind(system: System) -> str:
     return "DIAGNOSIS" if system is System.ICD10CM else "PROCEDURE"
 
 
+_ROW = 7  # the counts score_doc keeps per system
+
+
 def score_doc(doc: BratDoc, shown: Sequence[Shown]) -> dict[str, list[int]]:
-    """Per system: [spans, spans on target, codes, codes with a span on target, inferred]."""
+    """Per system: [spans, spans on target, codes, codes with a span on target, inferred,
+    spans on target or on a History/Family_history entity, codes with such a span]. The last
+    two count MACCROBAT's labels for a past or a relative's condition as a diagnosis code's
+    words too ("20-year history of hypertension" is annotated History, not Disease_disorder)."""
     tally: dict[str, list[int]] = {}
     for s in shown:
         gold = [(a, b) for a, b, label in doc.spans if label == right_kind(s.system)]
         on = [any(_overlaps(o, g) for g in gold) for o in s.spans]
-        row = tally.setdefault(s.system.value, [0, 0, 0, 0, 0])
-        for i, v in enumerate((len(on), sum(on), 1, int(any(on)), int(not s.spans))):
+        past = doc.history if s.system is System.ICD10CM else ()
+        wide = [x or any(_overlaps(o, h) for h in past) for o, x in zip(s.spans, on, strict=True)]
+        row = tally.setdefault(s.system.value, [0] * _ROW)
+        counts = (len(on), sum(on), 1, int(any(on)), int(not s.spans), sum(wide), int(any(wide)))
+        for i, v in enumerate(counts):
             row[i] += v
     return tally
 
@@ -287,12 +299,12 @@ def run_maccrobat(
     for doc, shown in zip(docs, coded, strict=True):
         most = max([most, *(len(s.spans) for s in shown)])
         for system, row in score_doc(doc, shown).items():
-            acc = totals.setdefault(system, [0, 0, 0, 0, 0])
+            acc = totals.setdefault(system, [0] * _ROW)
             totals[system] = [a + b for a, b in zip(acc, row, strict=True)]
-    totals["all"] = [sum(col) for col in zip(*totals.values(), strict=True)] or [0] * 5
+    totals["all"] = [sum(col) for col in zip(*totals.values(), strict=True)] or [0] * _ROW
 
     def summary(row: list[int]) -> dict[str, Any]:
-        spans, on, codes, with_on, inferred = row
+        spans, on, codes, with_on, inferred, on_wide, with_wide = row
         return {
             "spans": spans,
             "spans_on_target": on,
@@ -301,6 +313,8 @@ def run_maccrobat(
             "codes_with_span_on_target": with_on,
             "code_share": _share(with_on, codes),
             "inferred_codes": inferred,
+            "span_share_with_history": _share(on_wide, spans),
+            "code_share_with_history": _share(with_wide, codes),
         }
 
     return {
