@@ -89,7 +89,7 @@ class DrgGrouper:
         """Group one inpatient stay."""
         claim, missing = _claim(principal, secondary, procedures, demographics)
         with self._lock:
-            out = self._grouper.group(claim)  # type: ignore[arg-type]
+            out: dict[str, Any] = dict(self._grouper.group(claim))  # type: ignore[arg-type]
         return Grouping(_result(out, self._weights, missing), _code_parts(out, principal))
 
     def pdx_edits(self, code: str, demographics: Demographics | None) -> list[str]:

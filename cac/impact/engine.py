@@ -11,8 +11,9 @@ inpatient only: outpatient visits are not paid by DRG), CMS-HCC V28 and V24 with
 
 from __future__ import annotations
 
+import atexit
 import logging
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from cac.coding.records import Demographics
 from cac.impact import principal as principal_rules
@@ -112,3 +113,12 @@ class ImpactEngine:
             return prompt_rules.Outcome(cc_mcc, grouping.drg.code, grouping.drg.weight, hccs)
 
         return prompt_rules.prompts_for(diagnoses, measure)
+
+
+@cache
+def shared_engine() -> ImpactEngine:
+    """The process's engine: loaded on first use (the service calls this at start-up), closed
+    at exit so the grouper's native handles are freed before the interpreter tears down."""
+    engine = ImpactEngine()
+    atexit.register(engine.close)
+    return engine

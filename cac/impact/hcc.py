@@ -14,6 +14,7 @@ disease coefficients do not depend on age or sex within it.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 from hccinfhir import HCCInFHIR
@@ -39,7 +40,7 @@ class HccScorer:
 
     def __init__(self, model: str) -> None:
         try:
-            self._model = HCCInFHIR(model_name=model)  # type: ignore[arg-type]
+            self._model = HCCInFHIR(model_name=model)
         except Exception as exc:
             raise HccError(
                 f"the CMS-HCC package failed to load {model} ({type(exc).__name__}); reinstall "
@@ -62,12 +63,15 @@ class HccScorer:
             people = {"age": demographics.age, "sex": _SEX[str(demographics.sex)]}
         with self._lock:
             out = self._model.calculate_from_diagnosis([bare(c) for c in diagnoses], people)
-        return _result(self.model, out, complete)
+        result, by_code = _result(self.model, out, complete)
+        display = {bare(c): c for c in diagnoses}
+        shown = tuple(
+            replace(e, codes=tuple(display.get(c, c) for c in e.codes)) for e in result.hccs
+        )
+        return replace(result, hccs=shown), by_code
 
 
-def _result(
-    model: str, out: Any, complete: bool
-) -> tuple[HccResult, dict[str, tuple[str, ...]]]:
+def _result(model: str, out: Any, complete: bool) -> tuple[HccResult, dict[str, tuple[str, ...]]]:
     mapped = {str(hcc): [str(c) for c in codes] for hcc, codes in (out.cc_to_dx or {}).items()}
     by_code: dict[str, list[str]] = {}
     for hcc, codes in mapped.items():

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from cac.coding.rules import CodePattern, any_match, check_section, load_table, parse_patterns
 from cac.codesets.records import normalize_code
+from cac.coding.rules import CodePattern, any_match, check_section, load_table, parse_patterns
 from cac.impact.records import Principal, Setting
 
 _COLUMNS = ("id", "section", "codes", "detail")

@@ -19,8 +19,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from cac.coding.rules import CodePattern, any_match, check_section, parse_patterns
 from cac.codesets.records import normalize_code
+from cac.coding.rules import CodePattern, any_match, check_section, parse_patterns
 from cac.errors import SourceError
 from cac.impact.records import CcMcc, Prompt, PromptEffect
 
@@ -151,9 +151,8 @@ def prompts_for(diagnoses: tuple[str, ...], measure: Measure) -> tuple[Prompt, .
                 swapped = tuple(allowed if c == code else c for c in diagnoses)
                 o = measure(swapped, allowed)
                 allows.append(PromptEffect(allowed, o.cc_mcc, o.drg, o.weight, o.hccs))
-            out.append(
-                Prompt(rule.id, code, rule.axis, rule.question, tuple(allows), _effect(base, allows))
-            )
+            effect = _effect(base, allows)
+            out.append(Prompt(rule.id, code, rule.axis, rule.question, tuple(allows), effect))
             break
     return tuple(out)
 

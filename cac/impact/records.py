@@ -44,7 +44,12 @@ class Principal:
     reason: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "rule": self.rule, "section": self.section, "reason": self.reason}
+        return {
+            "code": self.code,
+            "rule": self.rule,
+            "section": self.section,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True, slots=True)
