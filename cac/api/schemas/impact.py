@@ -38,7 +38,12 @@ class ImpactIn(BaseModel):
 class PrincipalIn(BaseModel):
     """A coder's choice of principal diagnosis for a note."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"code": "J96.01", "reason": "respiratory failure occasioned the stay"}]
+        },
+    )
 
     code: str = Field(
         min_length=1, max_length=16, description="One of the note's ICD-10-CM codes in effect."
