@@ -6,8 +6,10 @@ import json
 
 import pytest
 
+from cac.codesets.records import System
 from cac.errors import SourceError
 from cac.impact.prompts import load_rules, prompt_rules
+from cac.kb.store import KnowledgeBase
 
 GOOD = {
     "id": "ckd_stage",
@@ -55,3 +57,11 @@ def test_a_bad_rule_fails_naming_it(change: dict[str, object], message: str | No
     with pytest.raises(SourceError, match=r"prompts\[0\] \(ckd_stage\)") as caught:
         load_rules(text)
     assert message in str(caught.value)
+
+
+@pytest.mark.kb
+def test_every_code_a_prompt_names_is_a_billable_active_code(real_kb: KnowledgeBase) -> None:
+    for rule in prompt_rules():
+        for code in {c for codes in rule.allows.values() for c in codes} | set(rule.allows_any):
+            record = real_kb.lookup(System.ICD10CM, code)
+            assert record.billable and record.active, (rule.id, code)
