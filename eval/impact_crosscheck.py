@@ -7,6 +7,9 @@ form one claim; cac's principal selection picks the principal; both groupers get
 principal, secondaries and procedures, age 65 and sex unknown. Every disagreement is put in
 the first category its evidence fits, so each one is explained by what differed:
 
+* ``second_ungroupable``: drg returned DRG 999 (MDC 00): its MDC range table does not hold
+  the principal (neoplasms of the kidney, bladder, prostate, many others), where the CMS
+  tables do;
 * ``mdc``: the two put the principal in different MDCs (drg classifies by code ranges);
 * ``pre_mdc``: one grouped to a pre-MDC DRG (001-019: transplant, ECMO, tracheostomy) and the
   other did not;
@@ -60,6 +63,8 @@ def _billable(kb: KnowledgeBase, system: System, codes: list[str]) -> tuple[list
 
 
 def _category(a: dict[str, Any], b: dict[str, Any]) -> str:
+    if b["drg"] == "999" and a["drg"] != "999":
+        return "second_ungroupable"
     if a["mdc"] != b["mdc"]:
         return "mdc"
     if a["pre_mdc"] != b["pre_mdc"]:
