@@ -87,7 +87,9 @@ class ImpactEngine:
                     drg_impact=part.drg_impact if part else False,
                 )
             )
-        prompts = self._prompts(diagnoses, procedures, request.setting, demographics)
+        prompts = self._prompts(
+            diagnoses, procedures, request.setting, demographics, frozenset(hcc.hcc_codes)
+        )
         return Impact(request.setting, principal, drg, tuple(codes), hcc, hcc_v24, prompts)
 
     def _hccs_of(self, code: str, demographics: Demographics | None) -> tuple[str, ...]:
@@ -102,6 +104,7 @@ class ImpactEngine:
         procedures: tuple[str, ...],
         setting: str,
         demographics: Demographics | None,
+        present: frozenset[str],
     ) -> tuple[Prompt, ...]:
         def measure(listed: tuple[str, ...], code: str) -> prompt_rules.Outcome:
             hccs = self._code_hccs(code, demographics)
@@ -112,7 +115,7 @@ class ImpactEngine:
             cc_mcc = part.cc_mcc if part is not None and part.role == "secondary" else None
             return prompt_rules.Outcome(cc_mcc, grouping.drg.code, grouping.drg.weight, hccs)
 
-        return prompt_rules.prompts_for(diagnoses, measure)
+        return prompt_rules.prompts_for(diagnoses, measure, present)
 
 
 @cache

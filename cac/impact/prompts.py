@@ -130,13 +130,17 @@ class Outcome:
 Measure = Callable[[tuple[str, ...], str], Outcome]
 
 
-def prompts_for(diagnoses: tuple[str, ...], measure: Measure) -> tuple[Prompt, ...]:
+def prompts_for(
+    diagnoses: tuple[str, ...], measure: Measure, present: frozenset[str] = frozenset()
+) -> tuple[Prompt, ...]:
     """The prompts of a diagnosis list, each allowed code's effect measured.
 
     Args:
         diagnoses: ICD-10-CM codes in sequence, principal (or first-listed) first.
         measure: the outcome of a code list for one of its codes (that code's CC/MCC and HCCs,
             the list's DRG); the engine regroups and rescores.
+        present: the HCCs the list has already (after hierarchies): an allowed code mapping to
+            one of them adds nothing.
     """
     out: list[Prompt] = []
     for code in diagnoses:
@@ -151,13 +155,13 @@ def prompts_for(diagnoses: tuple[str, ...], measure: Measure) -> tuple[Prompt, .
                 swapped = tuple(allowed if c == code else c for c in diagnoses)
                 o = measure(swapped, allowed)
                 allows.append(PromptEffect(allowed, o.cc_mcc, o.drg, o.weight, o.hccs))
-            effect = _effect(base, allows)
+            effect = _effect(base, allows, present)
             out.append(Prompt(rule.id, code, rule.axis, rule.question, tuple(allows), effect))
             break
     return tuple(out)
 
 
-def _effect(base: Outcome, allows: list[PromptEffect]) -> str:
+def _effect(base: Outcome, allows: list[PromptEffect], present: frozenset[str]) -> str:
     """``CC -> MCC (I50.21, I50.23); DRG 292 -> 291 (I50.21); +HCC 224 (I50.23)``."""
     parts: list[str] = []
     levels: dict[str, list[str]] = {}
@@ -169,7 +173,7 @@ def _effect(base: Outcome, allows: list[PromptEffect]) -> str:
         if a.drg is not None and a.drg != base.drg:
             drgs.setdefault(a.drg, []).append(a.code)
         for hcc in a.hccs:
-            if hcc not in base.hccs:
+            if hcc not in base.hccs and hcc not in present:
                 hccs.setdefault(hcc, []).append(a.code)
     for level, codes in levels.items():
         parts.append(f"{base.cc_mcc or 'no CC'} -> {level} ({', '.join(codes)})")

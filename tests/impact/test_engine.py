@@ -140,3 +140,11 @@ def test_heart_failure_without_type_prompts_and_its_effect_is_measured(
 
 def test_a_specific_code_raises_no_prompt(engine: ImpactEngine) -> None:
     assert _assess(engine, "J15.1", "I50.23", "N18.4").prompts == ()
+
+
+def test_a_prompt_claims_no_hcc_the_note_has_already(engine: ImpactEngine) -> None:
+    impact = _assess(engine, "E11.22", "E11.9", setting="outpatient", demographics=OLD_WOMAN)
+    prompt = next(p for p in impact.prompts if p.id == "diabetes_complications")
+    assert "+HCC 37" not in prompt.effect
+    alone = _assess(engine, "E11.9", setting="outpatient", demographics=OLD_WOMAN)
+    assert "+HCC 37" in alone.prompts[0].effect
