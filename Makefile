@@ -12,7 +12,7 @@ WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 export CAC_HOME ?= $(CURDIR)/var
 
-.PHONY: setup kb kb-dense run test lint wheel-check typecheck bench-kb bench bench-api bench-batch eval lexicon models train demo-feedback clean
+.PHONY: setup kb kb-dense run test lint wheel-check typecheck bench-kb bench bench-impact bench-api bench-batch eval lexicon models train demo-feedback clean
 
 setup: $(STAMP)
 
@@ -90,6 +90,10 @@ eval: kb
 
 bench: kb
 	$(BIN)/python -m eval.bench_coder
+
+# What impact (MS-DRG, CMS-HCC, prompts) adds per CodiEsp dev note, paired runs (~2.5 min).
+bench-impact: kb
+	$(BIN)/python -m eval.bench_impact
 
 # 4 clients post CodiEsp dev notes to `cac serve` on loopback for 60 s (~1.5 min in all).
 bench-api: kb

@@ -16,7 +16,7 @@ import cac
 from cac.api import docs, errors
 from cac.api.metrics import Metrics
 from cac.api.middleware import RequestMiddleware
-from cac.api.routes import admin, codes, exports, health, notes, suggestions
+from cac.api.routes import admin, codes, exports, health, impact, notes, suggestions
 from cac.api.schemas.problems import Problem
 from cac.api.state import NoteCoder, Services
 from cac.config import Settings, get_settings
@@ -49,6 +49,7 @@ bodies at most {MAX_BODY_BYTES:,} bytes.
 TAGS = [
     {"name": "notes", "description": "Post notes, read them, their suggestions and audit."},
     {"name": "decisions", "description": "Coders' decisions on suggestions."},
+    {"name": "impact", "description": "MS-DRG, CC/MCC, CMS-HCC and prompts of a code list."},
     {"name": "codes", "description": "The code knowledge base."},
     {"name": "exports", "description": "Audited decisions for retraining."},
     {"name": "operations", "description": "Health, readiness, metrics, model reloads."},
@@ -93,6 +94,8 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if migrate:
             await run_in_threadpool(upgrade, services.db)
+        if services.impact is None:
+            await run_in_threadpool(services.load_impact)
         if services.coder is None:
             services.load_in_background(loader, open_kb)
         elif services.kb is None:
@@ -114,7 +117,7 @@ def create_app(
     for error_class in (errors.ApiError, CacError, RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(error_class, errors.handle)
     app.add_middleware(RequestMiddleware, metrics=services.metrics, max_body_bytes=MAX_BODY_BYTES)
-    for module in (notes, suggestions, codes, exports, health, admin):
+    for module in (notes, suggestions, impact, codes, exports, health, admin):
         app.include_router(module.router)
     docs.install(app)
     app.openapi = _openapi_with_extra_schemas(app)  # type: ignore[method-assign]

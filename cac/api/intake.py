@@ -21,6 +21,7 @@ from cac.api.errors import (
 from cac.api.fhir.bundle_in import DEFAULT_SETTING, is_bundle, note_from_bundle
 from cac.api.fhir.document import note_from_fhir
 from cac.api.schemas.notes import NoteIn
+from cac.coding.records import Demographics
 from cac.db.notes import NoteInput
 from cac.pipeline import MAX_TEXT_CHARS
 
@@ -111,6 +112,11 @@ async def read_note(request: Request, fhir_setting: str | None) -> NoteInput:
             patient_ref=parsed.patient_ref,
             encounter_ref=parsed.encounter_ref,
             source="json",
+            demographics=(
+                Demographics(age=parsed.patient_age, sex=parsed.patient_sex)
+                if parsed.patient_age is not None or parsed.patient_sex is not None
+                else None
+            ),
         )
     if not note.external_id.strip():
         raise InvalidInput("external_id is blank; send the sender's id of the note")

@@ -49,6 +49,23 @@ class Metrics:
             ["action"],
             registry=self.registry,
         )
+        self.drg_shifts = Counter(
+            "cac_impact_drg_shifts",
+            "Coder decisions that changed a note's MS-DRG, by the direction of the relative "
+            "weight (up, down, same).",
+            ["direction"],
+            registry=self.registry,
+        )
+        self.hccs_captured = Counter(
+            "cac_impact_hccs_captured",
+            "CMS-HCC V28 categories a coder decision added to a note (after hierarchies).",
+            registry=self.registry,
+        )
+        self.hccs_removed = Counter(
+            "cac_impact_hccs_removed",
+            "CMS-HCC V28 categories a coder decision took off a note (after hierarchies).",
+            registry=self.registry,
+        )
         self.model_reloads = Counter(
             "cac_model_reloads",
             "Model reloads (POST /v1/admin/reload, SIGHUP), by outcome: success, failure (the "

@@ -8,15 +8,18 @@ import time
 
 from sqlalchemy.exc import IntegrityError
 
-from cac.api.errors import Conflict, InvalidInput, NotFound
+from cac.api import impact
+from cac.api.errors import Conflict, InvalidInput, NotFound, NotReady
 from cac.api.schemas.codes import CodeBrief, CodeHit, CodeOut
 from cac.api.schemas.decisions import AddCodeIn, DecisionIn
+from cac.api.schemas.impact import ImpactIn, PrincipalIn
 from cac.api.state import NoteCoder, Services
 from cac.codesets.records import CodeRecord, System
-from cac.db import decisions, notes
+from cac.db import audit, decisions, notes
 from cac.db.decisions import Action, AddedCode, DecisionInput
 from cac.db.models import Decision, Note, Suggestion
 from cac.errors import UnknownCodeError, UnknownSystemError
+from cac.impact import Impact, ImpactEngine
 from cac.kb.store import KnowledgeBase
 from cac.linking.search import CodeSearcher
 from cac.pipeline import CodingInputError
@@ -141,16 +144,33 @@ def decide(
         reason=body.reason,
         supersede=body.supersede,
     )
+    engine = services.impact
+    before = after = None
     try:
         with services.db.write() as session:
+            note = notes.get_note(session, suggestion.note_id)
+            before = impact.note_impact(session, note, engine) if engine else None
             row, updated = decisions.decide(session, suggestion_id, decision, request_id)
-            note = notes.get_note(session, updated.note_id)
+            if engine is not None:
+                after = impact.record_change(
+                    session,
+                    note,
+                    engine,
+                    before,
+                    coder,
+                    request_id,
+                    cause=f"decision.{body.action}",
+                    suggestion_id=suggestion_id,
+                    decision_id=row.id,
+                )
     except IntegrityError:
         raise Conflict(
             f"another decision on suggestion {suggestion_id} was recorded at the same moment; "
             'read it and send "supersede": true to replace it'
         ) from None
     services.metrics.decisions.labels(body.action).inc()
+    if engine is not None:
+        impact.count_change(services.metrics, before, after)
     logger.info("decision %d (%s) on suggestion %d", row.id, body.action, suggestion_id)
     return row, updated, note
 
@@ -184,12 +204,29 @@ def add_code(
         evidence=tuple((span.start, span.end) for span in body.evidence),
         demo=record.demo,
     )
+    engine = services.impact
+    before = after = None
     with services.db.write() as session:
         note = notes.get_note(session, note_id)
+        before = impact.note_impact(session, note, engine) if engine else None
         suggestion, decision = decisions.add_code(
             session, note, added, coder, body.reason, request_id
         )
+        if engine is not None:
+            after = impact.record_change(
+                session,
+                note,
+                engine,
+                before,
+                coder,
+                request_id,
+                cause="decision.add",
+                suggestion_id=suggestion.id,
+                decision_id=decision.id,
+            )
     services.metrics.decisions.labels("add").inc()
+    if engine is not None:
+        impact.count_change(services.metrics, before, after)
     logger.info("code added to note %d as suggestion %d", note_id, suggestion.id)
     return suggestion, decision, note
 
@@ -251,3 +288,55 @@ def code_detail(kb: KnowledgeBase, system: str, code: str) -> CodeOut:
         axes=dict(record.axes),
         attributes=dict(record.attributes),
     )
+
+
+def _engine(services: Services) -> ImpactEngine:
+    if services.impact is None:
+        raise NotReady("the MS-DRG and CMS-HCC packages did not load; see the service log")
+    return services.impact
+
+
+def what_if(services: Services, kb: KnowledgeBase, body: ImpactIn) -> Impact:
+    """``POST /v1/impact``: nothing is read or stored but the knowledge base.
+
+    Raises:
+        InvalidInput: a code that is unknown, terminated or not billable.
+        NotReady: the impact packages did not load.
+    """
+    engine = _engine(services)
+    return engine.assess(impact.what_if(kb, body))
+
+
+def set_principal(
+    services: Services, note_id: int, body: PrincipalIn, coder: str, request_id: str | None
+) -> Note:
+    """A coder's principal diagnosis for a note, audited with the impact before and after.
+
+    Raises:
+        NotFoundError, InvalidInput (the code is not one of the note's codes in effect).
+    """
+    engine = _engine(services)
+    with services.db.write() as session:
+        note = notes.get_note(session, note_id)
+        code = impact.check_principal(session, note, body.code)
+        before = impact.note_impact(session, note, engine)
+        previous = note.principal_code
+        note.principal_code = code
+        note.principal_set_by = coder
+        details: dict[str, object] = {"code": code, "previous": previous}
+        if body.reason is not None:
+            details["reason"] = body.reason
+        audit.append(
+            session,
+            note.id,
+            audit.AuditAction.PRINCIPAL_SET,
+            coder,
+            details=details,
+            request_id=request_id,
+        )
+        after = impact.record_change(
+            session, note, engine, before, coder, request_id, cause="principal.set"
+        )
+    impact.count_change(services.metrics, before, after)
+    logger.info("principal of note %d set by a coder", note_id)
+    return note

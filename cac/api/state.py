@@ -14,6 +14,7 @@ from cac.api.errors import log_unexpected
 from cac.api.metrics import Metrics
 from cac.db.engine import Database
 from cac.errors import CacError, ConflictError, ModelLoadError
+from cac.impact import ImpactEngine, shared_engine
 from cac.kb.store import KnowledgeBase
 from cac.pipeline import CodingResult, Demographics, Setting
 
@@ -63,6 +64,9 @@ class Services:
     metrics: Metrics
     coder: NoteCoder | None = None
     kb: KnowledgeBase | None = None
+    # The grouper and HCC models (cac.impact), loaded at start-up; None if they failed to load,
+    # and then notes carry no impact and POST /v1/impact answers 503.
+    impact: ImpactEngine | None = None
     load_error: str | None = None
     load_coder: Callable[[], NoteCoder] | None = None
     last_reload: ModelReload | None = None
@@ -94,6 +98,13 @@ class Services:
 
         self._loader = threading.Thread(target=run, name="cac-model-loader", daemon=True)
         self._loader.start()
+
+    def load_impact(self) -> None:
+        """Load the grouper and HCC packages' tables once, before the first request."""
+        try:
+            self.impact = shared_engine()
+        except CacError as exc:
+            logger.error("impact packages failed to load: %s", exc)
 
     def wait_loaded(self, timeout: float | None = None) -> None:
         if self._loader is not None:

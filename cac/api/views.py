@@ -7,6 +7,7 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
+from cac.api.impact import impact_out, note_impact
 from cac.api.schemas.decisions import (
     AuditEventOut,
     DecisionExport,
@@ -20,6 +21,7 @@ from cac.api.schemas.notes import FinalCode, NoteDetailOut, NoteOut, NoteVersion
 from cac.db import audit, decisions, notes
 from cac.db.decisions import restored_rule
 from cac.db.models import AuditEvent, Decision, Note, Suggestion
+from cac.impact import ImpactEngine
 
 
 def utc(value: datetime) -> datetime:
@@ -115,7 +117,15 @@ def _final_codes(suggestions: list[SuggestionOut]) -> list[FinalCode]:
     return final
 
 
-def note_out(session: Session, note: Note, *, with_text: bool = False) -> NoteOut:
+def note_out(
+    session: Session,
+    note: Note,
+    *,
+    with_text: bool = False,
+    engine: ImpactEngine | None = None,
+) -> NoteOut:
+    """The note as the API shows it; with ``engine``, its impact recomputed from the codes in
+    effect now."""
     suggestions = suggestion_list(session, note)
     fields = {
         "id": note.id,
@@ -136,6 +146,7 @@ def note_out(session: Session, note: Note, *, with_text: bool = False) -> NoteOu
         ],
         "suggestions": suggestions,
         "final_codes": _final_codes(suggestions),
+        "impact": impact_out(note_impact(session, note, engine)) if engine else None,
     }
     if with_text:
         return NoteDetailOut(**fields, text=note.text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cac.cli import batch, code, codes, evaluate, export, kb, keys, models, serve
+from cac.cli import batch, code, codes, evaluate, export, impact, kb, keys, models, serve
 
 app = typer.Typer(
     name="cac",
@@ -18,6 +18,7 @@ app.add_typer(codes.app, name="codes")
 app.add_typer(evaluate.app, name="eval")
 app.command("code")(code.code)
 app.command("batch")(batch.batch)
+app.command("impact")(impact.impact)
 app.add_typer(keys.app, name="keys")
 app.add_typer(models.app, name="models")
 app.add_typer(export.app, name="export")

@@ -18,6 +18,9 @@ class AuditAction(StrEnum):
     SUGGESTION_DECIDED = "suggestion.decided"
     CODE_ADDED = "code.added"
     NOTE_TEXT_EXPORTED = "note.text_exported"
+    # the MS-DRG and HCCs before and after a decision or a principal change (cac.impact)
+    IMPACT_RECOMPUTED = "impact.recomputed"
+    PRINCIPAL_SET = "principal.set"
 
 
 def append(

@@ -71,6 +71,9 @@ class Note(Base):
     # age in years at the encounter and administrative sex, from a FHIR Patient; never logged
     patient_age: Mapped[int | None] = mapped_column(Integer, default=None)
     patient_sex: Mapped[str | None] = mapped_column(String(8), default=None)
+    # the principal diagnosis a coder chose (migration 0004); NULL: cac.impact selects it
+    principal_code: Mapped[str | None] = mapped_column(String(16), default=None)
+    principal_set_by: Mapped[str | None] = mapped_column(String(200), default=None)
     source: Mapped[str] = mapped_column(String(16))
     model: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_by: Mapped[str] = mapped_column(String(100))

@@ -8,7 +8,7 @@ from typing import Any, cast
 import jsonschema
 from fastapi.routing import APIRoute
 
-from cac.api.routes import admin, codes, exports, health, notes, suggestions
+from cac.api.routes import admin, codes, exports, health, impact, notes, suggestions
 from cac.api.schemas.decisions import DecisionExportPage, SuggestionList, SuggestionOut
 from cac.api.schemas.notes import NoteOut
 from tests.api.conftest import Api, note_text
@@ -34,14 +34,14 @@ def test_openapi_describes_every_route_with_examples(api: Api) -> None:
     spec = api.client.get("/openapi.json").json()
     routes = {
         (method, route.path)
-        for module in (admin, codes, exports, health, notes, suggestions)
+        for module in (admin, codes, exports, health, impact, notes, suggestions)
         for route in module.router.routes
         if isinstance(route, APIRoute) and route.include_in_schema
         for method in route.methods
     }
     documented = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
     assert routes == documented
-    assert len(documented) == 14
+    assert len(documented) == 16
 
     for path, item in spec["paths"].items():
         for method, operation in item.items():

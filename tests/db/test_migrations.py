@@ -212,26 +212,21 @@ def test_0003_adds_age_and_sex_null_for_existing_notes_and_downgrades_keeping_th
     _migrate(db, "upgrade", "0003")
 
     assert current_revision(db) == "0003"
+    # raw SQL: the ORM model has the columns of later revisions (0004's principal_code)
     with db.read() as session:
-        old = session.get_one(Note, 1)
-        assert (old.patient_age, old.patient_sex) == (None, None)
+        old = session.execute(text("SELECT patient_age, patient_sex FROM notes WHERE id = 1"))
+        assert tuple(old.one()) == (None, None)
     with db.write() as session:
-        session.add(
-            Note(
-                external_id="f",
-                version=1,
-                text="t",
-                text_sha256="h",
-                setting="inpatient",
-                source="fhir",
-                patient_age=76,
-                patient_sex="female",
-                created_by="k",
+        session.execute(
+            text(
+                "INSERT INTO notes (external_id, version, text, text_sha256, setting, source, "
+                "model, created_by, created_at, patient_age, patient_sex) VALUES ('f', 1, 't', "
+                "'h', 'inpatient', 'fhir', '{}', 'k', CURRENT_TIMESTAMP, 76, 'female')"
             )
         )
     with db.read() as session:
-        new = session.get_one(Note, 2)
-        assert (new.patient_age, new.patient_sex) == (76, "female")
+        new = session.execute(text("SELECT patient_age, patient_sex FROM notes WHERE id = 2"))
+        assert tuple(new.one()) == (76, "female")
 
     _migrate(db, "downgrade", "0002")
 
@@ -239,3 +234,31 @@ def test_0003_adds_age_and_sex_null_for_existing_notes_and_downgrades_keeping_th
     with db.read() as session:
         ids = session.execute(text("SELECT external_id FROM notes ORDER BY id")).scalars()
         assert list(ids) == ["e", "f"]
+
+
+def test_0004_adds_the_coders_principal_null_for_existing_notes_and_downgrades(
+    db: Database,
+) -> None:
+    _migrate(db, "upgrade", "0003")
+    with db.write() as session:
+        session.execute(
+            text(
+                "INSERT INTO notes (external_id, version, text, text_sha256, setting, source, "
+                "model, created_by, created_at) VALUES ('e', 1, 't', 'h', 'inpatient', 'json', "
+                "'{}', 'k', CURRENT_TIMESTAMP)"
+            )
+        )
+
+    _migrate(db, "upgrade", "0004")
+
+    assert current_revision(db) == "0004"
+    with db.write() as session:
+        old = session.get_one(Note, 1)
+        assert (old.principal_code, old.principal_set_by) == (None, None)
+        old.principal_code, old.principal_set_by = "J18.9", "coder-key"
+    with db.read() as session:
+        assert session.get_one(Note, 1).principal_code == "J18.9"
+
+    _migrate(db, "downgrade", "0003")
+
+    assert not {"principal_code", "principal_set_by"} & _note_columns(db)

@@ -17,6 +17,7 @@ from cac.api.fhir.document import DocumentReference
 from cac.api.intake import FHIR_JSON, JSON, read_note, require_json
 from cac.api.schemas.decisions import AddCodeIn, AuditOut, DecisionResult, SuggestionList
 from cac.api.schemas.fhir import BUNDLE_EXAMPLE, BUNDLE_IN_EXAMPLE, FhirBundle, FhirBundleIn
+from cac.api.schemas.impact import PrincipalIn
 from cac.api.schemas.notes import FHIR_EXAMPLE, NOTE_EXAMPLE, NoteDetailOut, NoteIn, NoteOut
 from cac.api.schemas.problems import problem_responses
 from cac.api.state import Services
@@ -134,7 +135,8 @@ async def post_note(
 
 def _view(services: Services, note_id: int, with_text: bool) -> NoteOut:
     with services.db.read() as session:
-        return views.note_out(session, notes.get_note(session, note_id), with_text=with_text)
+        note = notes.get_note(session, note_id)
+        return views.note_out(session, note, with_text=with_text, engine=services.impact)
 
 
 def _bundle(
@@ -220,3 +222,22 @@ def add_code(
 def get_audit(note_id: NoteId, _: AuditReader, services: ServicesDep) -> AuditOut:
     with services.db.read() as session:
         return AuditOut(note_id=note_id, events=views.history(session, note_id))
+
+
+@router.put(
+    "/{note_id}/principal",
+    operation_id="setPrincipal",
+    response_model=NoteOut,
+    summary="Choose the note's principal diagnosis",
+    description="The code must be one of the note's ICD-10-CM codes in effect (accepted, a "
+    "replacement, added, or shown and undecided). Stored on the note and audited "
+    "(`principal.set`, then `impact.recomputed` with the MS-DRG and HCCs before and after); "
+    "the impact then names it with rule `principal.decided`.",
+    dependencies=[Depends(require_json)],
+    responses=problem_responses(400, 401, 403, 404, 415, 422, 503),
+)
+def set_principal(
+    note_id: NoteId, body: PrincipalIn, principal: Decider, services: ServicesDep
+) -> NoteOut:
+    svc.set_principal(services, note_id, body, principal.name, current_request_id())
+    return _view(services, note_id, False)

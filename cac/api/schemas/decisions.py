@@ -266,6 +266,7 @@ class AuditEventOut(BaseModel):
     at: datetime
     action: str = Field(
         description="note.created, note.coded, note.reposted, suggestion.decided, code.added, "
+        "impact.recomputed, principal.set, "
         "note.text_exported."
     )
     actor: str = Field(description="Name of the API key.")

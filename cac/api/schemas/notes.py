@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from cac.api.schemas.decisions import RATIONALE_EXAMPLE, SuggestionOut
+from cac.api.schemas.impact import ImpactOut
 
 NOTE_EXAMPLE: dict[str, JsonValue] = {
     "external_id": "enc-2026-000123/discharge-summary",
@@ -54,6 +55,16 @@ class NoteIn(BaseModel):
     )
     patient_ref: str | None = Field(default=None, max_length=200)
     encounter_ref: str | None = Field(default=None, max_length=200)
+    patient_age: int | None = Field(
+        default=None,
+        ge=0,
+        le=124,
+        description="Age in whole years at the encounter. With `patient_sex` it makes the MS-DRG "
+        "final and the RAF complete; without them both are provisional (`impact`).",
+    )
+    patient_sex: Literal["male", "female", "other", "unknown"] | None = Field(
+        default=None, description="Administrative sex (as FHIR `Patient.gender`)."
+    )
 
 
 class NoteVersion(BaseModel):
@@ -138,6 +149,12 @@ class NoteOut(BaseModel):
     versions: list[NoteVersion] = Field(description="Every version of this external id.")
     suggestions: list[SuggestionOut]
     final_codes: list[FinalCode]
+    impact: ImpactOut | None = Field(
+        default=None,
+        description="What the codes in effect are worth (accepted, replacements, added, and "
+        "shown codes not yet decided): principal, MS-DRG with CC/MCC per code, CMS-HCC with "
+        "RAF, documentation prompts. Recomputed on every read, so a decision shows at once.",
+    )
 
 
 class NoteDetailOut(NoteOut):
