@@ -95,6 +95,9 @@ def stem(word: str) -> str:
     # a suffix past the stem that names another condition: "hemoglobinuria" is not "hemoglobin"
     if (m := _CONDITION_SUFFIX.search(word)) and m.start() > STEM:
         return word[:STEM] + "~" + m.group(1)[:4]
+    # "carcinomatosis" (C80.0, disseminated) is not "carcinoma": its suffix starts at the stem
+    if word.startswith("carcinomatos"):
+        return "carcinoma~tosi"
     if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
         word = word[:-1]
     return word[:STEM]
@@ -203,12 +206,27 @@ def record_requirements(record: CodeRecord) -> tuple[TitleRequirement, ...]:
     extra = index_terms().get(record.code, ()) if record.system is System.ICD10CM else ()
     title = requirement(record.title)
     out = [title] if title.need else []
+    head, cause = _head_and_cause(record.title)
     for text in (*record.synonyms, *extra):
         req = requirement(text)
+        if head and text in record.synonyms:
+            said = content_stems(text)
+            if said & cause and not said & head:  # "Pseudomonas aeruginosa" under its sepsis
+                req = replace(req, need=req.need | head)
         if req.need:
             extra_forbid = tuple(f for f in title.forbid if f not in req.forbid)
             out.append(replace(req, forbid=req.forbid + extra_forbid) if extra_forbid else req)
     return tuple(out)
+
+
+@lru_cache(maxsize=200_000)
+def _head_and_cause(title: str) -> tuple[frozenset[str], frozenset[str]]:
+    """A "HEAD due to CAUSE" title's stems ("Sepsis due to Pseudomonas"): an inclusion term
+    naming only the cause ("Pseudomonas aeruginosa") is a kind of the head, and needs it too."""
+    head, found, cause = title.lower().partition(" due to ")
+    if not found:
+        return frozenset(), frozenset()
+    return content_stems(head), content_stems(cause)
 
 
 def _read_pairs(name: str, package: str) -> list[tuple[str, str]]:

@@ -95,3 +95,8 @@ def test_the_site_after_foreign_body_is_the_titles() -> None:
 def test_a_condition_suffix_past_the_stem_is_another_word() -> None:
     assert not states("Hemoglobin of 6.9.", "Hemoglobinuria")
     assert states("Hemoglobinuria on urinalysis.", "Hemoglobinuria")
+
+
+def test_carcinomatosis_is_not_carcinoma() -> None:
+    assert not states("Metastatic carcinoma of the colon.", "Carcinomatosis NOS")
+    assert states("Peritoneal carcinomatosis.", "Carcinomatosis NOS")
