@@ -45,7 +45,7 @@ from cac.coding import (
     specificity,
 )
 from cac.coding.cut import stated_confidence
-from cac.coding.evidence import said_stems, used_stems
+from cac.coding.evidence import plain_stems, said_stems, used_stems
 from cac.coding.notes import TabularNotes
 from cac.coding.records import Evidence, RuleCitation, Suggestion, Suppression
 from cac.coding.rules import any_match
@@ -538,9 +538,9 @@ class Conventions:
             slate.suppress(e, Suppression(rule.rule, rule.section, record.display, rule.detail))
 
     def _stated_by_its_words(self, slate: _Slate, e: _Entry, note: NoteStatements) -> None:
-        """An unstated shown code whose evidence words state another category's candidate
-        ("renal insufficiency", indexed to N28.9, shown as N17.9 *Acute kidney failure*) gives
-        way to that candidate: the index term the words are is what is coded (I.B.1)."""
+        """An unstated shown code whose evidence words, all of them, state another category's
+        candidate ("renal insufficiency", indexed to N28.9, shown as N17.9 *Acute kidney
+        failure*) gives way to that candidate: the index term the words are is coded (I.B.1)."""
         spans = [(x.start, x.end) for x in e.evidence]
         best: tuple[int, _Entry, tuple[int, int]] | None = None
         for o in slate.entries:
@@ -554,8 +554,17 @@ class Conventions:
             ):
                 continue
             for req, start, end in note.statings(record_requirements(o.record)):
-                inside = any(a <= start and end <= b for a, b in spans)
-                if inside and (best is None or req.weight > best[0]):
+                # the stating is the whole of an evidence span, generic words aside, and says
+                # all the span says: "carcinoma" of "renal cell carcinoma" states C80.1 but is
+                # not what C64.9 was shown for, nor "HIV" (human immunodeficiency virus) D84.9
+                whole = any(
+                    a <= start
+                    and end <= b
+                    and not said_stems(f"{note.text[a:start]} {note.text[end:b]}")
+                    and plain_stems(note.text[a:b]) <= req.need
+                    for a, b in spans
+                )
+                if whole and (best is None or req.weight > best[0]):
                     best = (req.weight, o, (start, end))
         if best is None:
             return

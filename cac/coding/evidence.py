@@ -89,6 +89,11 @@ def said_stems(words: str) -> frozenset[str]:
     return frozenset(stems - _GENERIC)
 
 
+def plain_stems(words: str) -> frozenset[str]:
+    """A span's own content stems, generic words aside (no expansions: "HIV" is "hiv")."""
+    return content_stems(words) - _GENERIC
+
+
 def _expansions_said(words: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """The (short form, expansion) pairs whose short form ``words`` hold."""
     tokens = _TOKEN.findall(words.lower())

@@ -272,3 +272,18 @@ def test_an_unstated_code_gives_way_to_the_code_its_words_state(
     assert by_code(out)["N17.9"].suppressed_by.code == "N28.9"  # type: ignore[union-attr]
     n289 = by_code(out)["N28.9"]
     assert [(e.start, e.end) for e in n289.evidence] == [(start, start + 19)]
+
+
+def test_part_of_the_evidence_words_does_not_replace_the_code(
+    stage: Conventions, real_kb: KnowledgeBase
+) -> None:
+    # "carcinoma" states C80.1, but C64.9 was shown for "renal cell carcinoma"
+    text = "Renal cell carcinoma of the kidney."
+    words = (Evidence(0, 20, "Renal cell carcinoma"),)
+    suggestions = [
+        replace(s, evidence=words) for s in cut(real_kb, text, "C64.9", "C80.1", shown=False)
+    ]
+    suggestions[0] = replace(
+        suggestions[0], shown=True, rationale=why_shown(0.9, 0.3, "present", "inpatient")
+    )
+    assert shown(stage.apply(suggestions, text)) == ["C64.9"]
