@@ -1,14 +1,11 @@
 """Impact for the service: a what-if code list checked against the knowledge base, and a stored
 note's codes in effect turned into an :class:`~cac.impact.records.ImpactRequest`.
 
-The codes in effect are what a coder would sign out now: accepted codes, replacements, codes
-added, and shown suggestions not yet decided; rejected codes and unshown alternatives are out.
-So accepting an alternative, rejecting a code or replacing it changes the impact at once.
+The codes in effect (:mod:`cac.impact.notes`) are what a coder would sign out now, so accepting
+an alternative, rejecting a code or replacing it changes the impact at once.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +16,7 @@ from cac.coding.records import Demographics, Sex
 from cac.db import audit, decisions, notes
 from cac.db.models import Note
 from cac.impact import Impact, ImpactEngine, ImpactRequest
+from cac.impact import notes as stored
 from cac.kb.store import KnowledgeBase
 
 _SEX: dict[str, Sex] = {"F": "female", "M": "male", "female": "female", "male": "male"}
@@ -43,37 +41,13 @@ def what_if(kb: KnowledgeBase, body: ImpactIn) -> ImpactRequest:
 def codes_in_effect(session: Session, note: Note) -> list[tuple[str, str]]:
     """``(system, code)`` in rank order: decided codes and undecided shown ones."""
     active = decisions.active_by_suggestion(session, note.id)
-    out: list[tuple[str, str]] = []
-    for s in notes.suggestions(session, note.id):
-        decision = active.get(s.id)
-        if s.status == "accepted" or (s.status == "pending" and s.shown):
-            out.append((s.system, s.code))
-        elif s.status == "replaced" and decision is not None and decision.code:
-            out.append((decision.system or s.system, decision.code))
-    return list(dict.fromkeys(out))
+    return stored.codes_in_effect(notes.suggestions(session, note.id), active)
 
 
 def note_request(session: Session, note: Note) -> ImpactRequest:
     """What a stored note's codes in effect are asked about; a coder's principal goes first."""
-    effect = codes_in_effect(session, note)
-    dx = [code for system, code in effect if system == "icd10cm"]
-    pcs = tuple(code for system, code in effect if system == "icd10pcs")
-    fixed = note.principal_code is not None and note.principal_code in dx
-    if fixed:
-        dx.remove(str(note.principal_code))
-        dx.insert(0, str(note.principal_code))
-    people = None
-    if note.patient_age is not None or note.patient_sex is not None:
-        sex: Any = note.patient_sex
-        people = Demographics(age=note.patient_age, sex=sex)
-    return ImpactRequest(
-        tuple(dx),
-        pcs,
-        "outpatient" if note.setting == "outpatient" else "inpatient",
-        people,
-        principal_fixed=fixed,
-        principal_reason=f"chosen by coder {note.principal_set_by}" if fixed else None,
-    )
+    active = decisions.active_by_suggestion(session, note.id)
+    return stored.note_request(note, notes.suggestions(session, note.id), active)
 
 
 def note_impact(session: Session, note: Note, engine: ImpactEngine) -> Impact | None:
@@ -83,7 +57,7 @@ def note_impact(session: Session, note: Note, engine: ImpactEngine) -> Impact | 
 
 
 def impact_out(impact: Impact | None) -> ImpactOut | None:
-    return ImpactOut.model_validate(impact.to_json()) if impact is not None else None
+    return ImpactOut.of(impact) if impact is not None else None
 
 
 def check_principal(session: Session, note: Note, code: str) -> str:

@@ -48,7 +48,14 @@ def _id(value: Any) -> str | None:
 
 
 def _note(
-    raw_id: Any, text: Any, setting: Any, default: str, position: int, location: str
+    raw_id: Any,
+    text: Any,
+    setting: Any,
+    default: str,
+    position: int,
+    location: str,
+    age: Any = None,
+    sex: Any = None,
 ) -> NoteRow | RowError:
     note_id = _id(raw_id)
     if note_id is None:
@@ -63,7 +70,7 @@ def _note(
     if not isinstance(text, str):
         return RowError(note_id, position, location, "note", "text is not a string")
     chosen = default if setting is None else setting if isinstance(setting, str) else str(setting)
-    return NoteRow(note_id, text, chosen, position, location)
+    return NoteRow(note_id, text, chosen, position, location, age, sex)
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,8 @@ class TextFolder:
 
 @dataclass(frozen=True)
 class JsonLines:
-    """One JSON object per line: ``id``, ``text``, optional ``setting``. Blank lines are skipped."""
+    """One JSON object per line: ``id``, ``text``, optional ``setting``, ``patient_age`` and
+    ``patient_sex``. Blank lines are skipped."""
 
     path: Path
     setting: str
@@ -128,13 +136,14 @@ class JsonLines:
             return RowError(note_id, position, location, kind, "text is not UTF-8")
         return _note(
             record.get("id"), record.get("text"), record.get("setting"), self.setting,
-            position, location,
+            position, location, record.get("patient_age"), record.get("patient_sex"),
         )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class ParquetNotes:
-    """A Parquet file with columns ``id``, ``text`` and optionally ``setting``."""
+    """A Parquet file with columns ``id``, ``text`` and optionally ``setting``, ``patient_age``
+    and ``patient_sex``."""
 
     path: Path
     setting: str
@@ -154,14 +163,15 @@ class ParquetNotes:
 
     def rows(self) -> Iterator[NoteRow | RowError]:
         file = self._file()
-        columns = [c for c in ("id", "text", "setting") if c in file.schema_arrow.names]
+        wanted = ("id", "text", "setting", "patient_age", "patient_sex")
+        columns = [c for c in wanted if c in file.schema_arrow.names]
         position = 0
         for batch in file.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
             for record in batch.to_pylist():
                 location = f"row {position + 1}"
                 yield _note(
                     record.get("id"), record.get("text"), record.get("setting"), self.setting,
-                    position, location,
+                    position, location, record.get("patient_age"), record.get("patient_sex"),
                 )  # fmt: skip
                 position += 1
 

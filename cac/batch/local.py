@@ -16,10 +16,13 @@ from cac.batch.coder import CoderSpec, cached_coder
 from cac.batch.records import NoteRow
 from cac.batch.rows import code_note
 from cac.errors import CacError
+from cac.impact import shared_engine
 
 Outcome = tuple[NoteRow, list[dict[str, Any]]]
 # A worker's answer to one task: its pid, its peak resident memory (KiB), a record list per note.
 _Answer = tuple[int, int, list[list[dict[str, Any]]]]
+# One note sent to a worker: id, text, setting, age, sex.
+_Payload = tuple[str, str, str, object, object]
 
 
 def _start_worker(spec: CoderSpec, threads: int) -> None:
@@ -27,18 +30,23 @@ def _start_worker(spec: CoderSpec, threads: int) -> None:
 
     PyTorch (and OpenMP/MKL) size their thread pools to every core of the machine when first
     imported; N workers doing so would run N x cores threads on the cores. Spark sets
-    OMP_NUM_THREADS for its Python workers in the same way.
+    OMP_NUM_THREADS for its Python workers in the same way. The impact engine (grouper and HCC
+    tables) is loaded once here too.
     """
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, str(threads))
     # A failure is raised again, with its message, by the first task.
     with contextlib.suppress(Exception):
         cached_coder(spec)
+        shared_engine()
 
 
-def _code_task(spec: CoderSpec, notes: list[tuple[str, str, str]]) -> _Answer:
-    coder = cached_coder(spec)
-    records = [code_note(coder, note_id, text, setting) for note_id, text, setting in notes]
+def _code_task(spec: CoderSpec, notes: list[_Payload]) -> _Answer:
+    coder, engine = cached_coder(spec), shared_engine()
+    records = [
+        code_note(coder, note_id, text, setting, age, sex, engine=engine)
+        for note_id, text, setting, age, sex in notes
+    ]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return os.getpid(), peak, records
 
@@ -74,7 +82,7 @@ class LocalEngine:
                     if not task:
                         exhausted = True
                         break
-                    payload = [(n.id, n.text, n.setting) for n in task]
+                    payload = [(n.id, n.text, n.setting, n.age, n.sex) for n in task]
                     pending[pool.submit(_code_task, self.spec, payload)] = task
                 if not pending:
                     return

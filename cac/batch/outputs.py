@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from cac.batch.impact import IMPACT_COLUMNS
 from cac.batch.records import SETTLED_KINDS, RowError
 from cac.batch.rows import ERROR_SCHEMA, ROW_SCHEMA
 from cac.errors import CacError
@@ -70,12 +71,18 @@ def output_paths(output: Path) -> OutputPaths:
 
 
 # Row columns added after the first release, with what a row written before them holds.
-_ADDED_ROW_COLUMNS: dict[str, Any] = {"rationale": [], "suppressed_by": None, "alternatives": []}
+_ADDED_ROW_COLUMNS: dict[str, Any] = {
+    "rationale": [],
+    "suppressed_by": None,
+    "alternatives": [],
+    **dict.fromkeys(IMPACT_COLUMNS),
+}
 
 
 def _upgrade_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows of an OUTPUT written before rationale, suppressed_by, alternatives and evidence kinds
-    (a rerun into it still reads it): empty lists, no suppression, evidence spans as mentions."""
+    """Rows of an OUTPUT written before rationale, suppressed_by, alternatives, evidence kinds
+    or the impact columns (a rerun into it still reads it): empty lists, no suppression,
+    evidence spans as mentions, no impact."""
     for record in records:
         for name, empty in _ADDED_ROW_COLUMNS.items():
             if name not in record:
@@ -89,8 +96,8 @@ def _read(path: Path, schema: pa.Schema, fmt: Format) -> pa.Table:
     try:
         if fmt == "parquet":
             table = pq.read_table(path)
-            if schema is ROW_SCHEMA and "rationale" not in table.column_names:
-                old = table.select([n for n in schema.names if n not in _ADDED_ROW_COLUMNS])
+            if schema is ROW_SCHEMA and not _ADDED_ROW_COLUMNS.keys() <= set(table.column_names):
+                old = table.select([n for n in schema.names if n in table.column_names])
                 return pa.Table.from_pylist(_upgrade_rows(old.to_pylist()), schema=schema)
             return table.select(schema.names).cast(schema)
         with path.open(encoding="utf-8") as lines:

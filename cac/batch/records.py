@@ -26,6 +26,10 @@ class NoteRow:
         setting: ``inpatient`` or ``outpatient`` (or whatever the input said; checked later).
         position: 0-based position in the input; orders the errors file.
         location: Where the row is, for people: ``notes/a.txt``, ``line 12``, ``row 7``.
+        age: ``patient_age`` as the input gave it (None when it gives none); checked later,
+            like the setting.
+        sex: ``patient_sex`` as the input gave it (``male``, ``female``, ``other``,
+            ``unknown``), or None.
     """
 
     id: str
@@ -33,6 +37,8 @@ class NoteRow:
     setting: str
     position: int
     location: str
+    age: object = None
+    sex: object = None
 
 
 @dataclass(frozen=True, slots=True)

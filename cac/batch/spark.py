@@ -1,13 +1,13 @@
 """The Spark engine: the same :func:`cac.batch.rows.code_note` inside ``mapInPandas``.
 
 Each Spark Python worker builds its coder once (:func:`cac.batch.coder.cached_coder`, a module
-global; Spark reuses Python workers between tasks by default). PySpark is imported only here and
+global; Spark reuses Python workers between tasks by default), and with ``impact=True`` loads the
+impact engine once too (:func:`cac.impact.shared_engine`). PySpark is imported only here and
 only when a function runs, so ``import cac.batch`` stays light.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from collections import defaultdict
@@ -18,33 +18,56 @@ from typing import TYPE_CHECKING, Any
 
 from cac.batch.coder import CoderSpec, cached_coder
 from cac.batch.records import NoteRow
-from cac.batch.rows import RECORD_COLUMNS, SPARK_SCHEMA, code_note
+from cac.batch.rows import (
+    BASE_RECORD_COLUMNS,
+    RECORD_COLUMNS,
+    SPARK_IMPACT_SCHEMA,
+    SPARK_SCHEMA,
+    code_note,
+    refused,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame, SparkSession
 
 Outcome = tuple[NoteRow, list[dict[str, Any]]]
-_INPUT_SCHEMA = "id string, text string, setting string"
+_INPUT_SCHEMA = "id string, text string, setting string, patient_age bigint, patient_sex string"
 
 
-def _value(value: Any) -> Any:
-    """pandas gives NaN (pandas 3 strings) or None for a missing value; the coder wants None."""
-    return None if isinstance(value, float) and math.isnan(value) else value
+def _column(batch: pd.DataFrame, name: str) -> list[Any]:
+    """A column's values, a missing one as None (pandas gives NaN, None or pd.NA by dtype). A
+    whole-number float is an int column that had nulls, given back as the int."""
+    out: list[Any] = []
+    for value, missing in zip(batch[name].tolist(), batch[name].isna().tolist(), strict=True):
+        if missing:
+            out.append(None)
+        elif isinstance(value, float) and value.is_integer():
+            out.append(int(value))
+        else:
+            out.append(value)
+    return out
 
 
-def _code_partition(spec: CoderSpec, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+def _code_partition(
+    spec: CoderSpec, impact: bool, batches: Iterator[pd.DataFrame]
+) -> Iterator[pd.DataFrame]:
     import pandas as pd
 
+    from cac.impact import shared_engine
+
     coder = cached_coder(spec)
+    engine = shared_engine() if impact else None
+    columns = list(RECORD_COLUMNS if impact else BASE_RECORD_COLUMNS)
     for batch in batches:
         records: list[dict[str, Any]] = []
-        for note_id, text, setting in zip(
-            batch["id"].tolist(), batch["text"].tolist(), batch["setting"].tolist(), strict=True
+        names = ("id", "text", "setting", "age", "sex")
+        for note_id, text, setting, age, sex in zip(
+            *(_column(batch, c) for c in names), strict=True
         ):
-            records.extend(code_note(coder, _value(note_id), _value(text), _value(setting)))
+            records.extend(code_note(coder, note_id, text, setting, age, sex, engine=engine))
         if records:
-            yield pd.DataFrame.from_records(records, columns=list(RECORD_COLUMNS))
+            yield pd.DataFrame.from_records(records, columns=columns)
 
 
 def code_dataframe(
@@ -55,6 +78,9 @@ def code_dataframe(
     setting_col: str | None = None,
     setting: str = "inpatient",
     coder: CoderSpec | None = None,
+    impact: bool = False,
+    age_col: str | None = None,
+    sex_col: str | None = None,
 ) -> DataFrame:
     """Code every note of a Spark DataFrame; lazy, like any transformation.
 
@@ -67,13 +93,24 @@ def code_dataframe(
         setting: The setting of notes without one.
         coder: Which coder the executors build (default: :class:`cac.Coder` from ``CAC_HOME``
             on the executor).
+        impact: Add the impact columns (:mod:`cac.batch.impact`): ``principal``, ``drg``,
+            ``drg_weight``, ``drg_provisional``, the row's ``cc_mcc``, ``hccs`` (V28, after
+            hierarchies), ``raf``, ``raf_disease``, ``prompts`` and ``impact`` (JSON strings),
+            from the shown codes; each executor loads the grouper and HCC tables once.
+        age_col: A column with the patient's age in whole years; by default ``patient_age``
+            when the DataFrame has one. Used only with ``impact``; without it the DRG is
+            provisional and ``raf`` null.
+        sex_col: A column with ``male``/``female``/``other``/``unknown``; by default
+            ``patient_sex`` when the DataFrame has one.
 
     Returns:
         One row per suggestion with the columns of :data:`cac.batch.rows.SPARK_SCHEMA`: note id,
         setting, rank, system, code, description, confidence, evidence offsets, assertion, flags,
         model versions (JSON), and ``error_kind``/``error`` (set, with the suggestion columns
         empty, on the one row of a note that could not be coded). A note without suggestions
-        gives one row with empty suggestion columns.
+        gives one row with empty suggestion columns. With ``impact``, the columns of
+        :data:`cac.batch.rows.SPARK_IMPACT_SCHEMA`, the impact ones before ``error_kind``. An
+        age or sex that cannot be read makes the note an error row (kind ``note``).
     """
     from pyspark.sql import functions as F
 
@@ -82,12 +119,22 @@ def code_dataframe(
     chosen = F.lit(setting)
     if setting_col is not None:
         chosen = F.coalesce(F.col(setting_col).cast("string"), chosen)
+    if age_col is None and "patient_age" in notes.columns:
+        age_col = "patient_age"
+    if sex_col is None and "patient_sex" in notes.columns:
+        sex_col = "patient_sex"
+    # Without impact, age and sex are not read (a bad one must not fail a coding-only run).
+    age = F.col(age_col) if impact and age_col is not None else F.lit(None)
+    sex = F.col(sex_col) if impact and sex_col is not None else F.lit(None)
     selected = notes.select(
         F.col(id_col).cast("string").alias("id"),
         F.col(text_col).cast("string").alias("text"),
         chosen.alias("setting"),
+        age.cast("bigint").alias("age"),
+        sex.cast("string").alias("sex"),
     )
-    return selected.mapInPandas(partial(_code_partition, coder or CoderSpec()), SPARK_SCHEMA)
+    schema = SPARK_IMPACT_SCHEMA if impact else SPARK_SCHEMA
+    return selected.mapInPandas(partial(_code_partition, coder or CoderSpec(), impact), schema)
 
 
 def local_session(master: str) -> SparkSession:
@@ -123,17 +170,30 @@ class SparkEngine:
     def code(self, notes: Iterator[NoteRow]) -> Generator[Outcome, None, None]:
         import pandas as pd
 
-        while chunk := list(islice(notes, self.chunk_notes)):
+        while batch := list(islice(notes, self.chunk_notes)):
+            # A row the checks refuse never goes to Spark: its bigint age column would turn an
+            # unreadable age into a missing one, and the engines must write the same files.
+            chunk = []
+            for note in batch:
+                refusal = refused(note.id, note.text, note.setting, note.age, note.sex)
+                if refusal is None:
+                    chunk.append(note)
+                else:
+                    yield note, refusal
+            if not chunk:
+                continue
             frame = pd.DataFrame(
                 {
                     "id": [n.id for n in chunk],
                     "text": [n.text for n in chunk],
                     "setting": [n.setting for n in chunk],
+                    "patient_age": pd.array([n.age for n in chunk], dtype="Int64"),  # checked
+                    "patient_sex": [n.sex for n in chunk],
                 }
             )
             notes_df = self.session.createDataFrame(frame, schema=_INPUT_SCHEMA)
             partitions = min(self.partitions, len(chunk))
-            coded = code_dataframe(notes_df.repartition(partitions), coder=self.spec)
+            coded = code_dataframe(notes_df.repartition(partitions), coder=self.spec, impact=True)
             by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for record in coded.toArrow().to_pylist():
                 by_id[record["note_id"]].append(record)

@@ -40,12 +40,14 @@ def decisions(
         typer.Option("--actor", help="Who exports, for the audit; default: your login name."),
     ] = None,
 ) -> None:
-    """Write one cac-decisions/2 record per reviewed note version to --out.
+    """Write one cac-decisions/3 record per reviewed note version to --out.
 
-    The file appears only when the export is complete. Its JSON Schema ships in the package as
-    cac/exports/schema/decisions-v2.schema.json.
+    Each record carries the note's impact (MS-DRG, CC/MCC, HCCs, RAF, prompts) as the API shows
+    it. The file appears only when the export is complete. Its JSON Schema ships in the package
+    as cac/exports/schema/decisions-v3.schema.json.
     """
     from cac.exports import decisions as export
+    from cac.impact import shared_engine
 
     parsed = export.parse_since(since) if since is not None else None
     if not out.parent.is_dir():
@@ -53,6 +55,7 @@ def decisions(
     request = export.ExportRequest(
         actor=actor or _login(), via="cli", since=parsed, include_text=include_text
     )
+    engine = shared_engine()  # the grouper and HCC tables, loaded once for every record
     db = _open_database()
     partial = out.with_name(f".{out.name}.partial")
     written = 0
@@ -64,7 +67,7 @@ def decisions(
             Progress(*columns, console=err_console, transient=True) as bar,
         ):
             task = bar.add_task("exporting", total=total)
-            for record in export.stream(db, request):
+            for record in export.stream(db, request, engine=engine):
                 sink.write(record.to_json() + "\n")
                 written += 1
                 bar.advance(task)

@@ -1,4 +1,4 @@
-"""The decisions export (``cac-decisions/2``): one JSON record per reviewed note version.
+"""The decisions export (``cac-decisions/3``): one JSON record per reviewed note version.
 
 A note version is exported when it has at least one decision (on a model suggestion or an added
 code) made at or after ``since``; its record then carries the note's whole review as it stands:
@@ -11,12 +11,20 @@ Note text goes out only on request, and each note whose text goes out gets a
 the records of its batch are handed over. Records are read in batches of notes, in note id
 order, each batch in its own short read transaction.
 
-The JSON Schema of a record ships as ``cac/exports/schema/decisions-v2.schema.json``; a change to
+Each record carries the note's ``impact`` (principal, MS-DRG with CC/MCC per code, CMS-HCC with
+RAF, prompts) in the shape of the API's ``impact`` (:class:`~cac.api.schemas.impact.ImpactOut`),
+computed by the shared :class:`~cac.impact.ImpactEngine` from the codes in effect
+(:mod:`cac.impact.notes`: what ``GET /v1/notes/{id}`` shows), with the coder's principal and the
+note's age and sex. It is null when the note has no ICD-10-CM code in effect, or when the export
+runs without an engine (the service's impact packages failed to load).
+
+The JSON Schema of a record ships as ``cac/exports/schema/decisions-v3.schema.json``; a change to
 the record's fields is a new format version with a new schema file. Version 2 added to each model
 suggestion why the pipeline showed it or kept it back (``rationale``, ``suppressed_by``), its
 ``alternatives`` and the kind of each evidence span, and to each decision whether it restored a
-suppressed code (``restored_suppressed``, ``restored_rule``). Records of version 1
-(``decisions-v1.schema.json``) still read: the added fields take their empty defaults.
+suppressed code (``restored_suppressed``, ``restored_rule``); version 3 added ``impact``, whose
+schema is the API's. Records of versions 1 and 2 (``decisions-v1.schema.json``,
+``decisions-v2.schema.json``) still read: the added fields take their empty defaults.
 """
 
 from __future__ import annotations
@@ -37,18 +45,25 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cac.api.schemas.impact import ImpactOut
 from cac.db import audit
 from cac.db.decisions import restored_rule
 from cac.db.engine import Database
 from cac.db.models import Decision, Note, Suggestion
 from cac.errors import CacError
+from cac.impact import ImpactEngine
+from cac.impact.notes import note_request
 
 logger = logging.getLogger(__name__)
 
-FORMAT: Final = "cac-decisions/2"
-SCHEMA_FILE = "decisions-v2.schema.json"
+FORMAT: Final = "cac-decisions/3"
+SCHEMA_FILE = "decisions-v3.schema.json"
 # Every format this cac reads, with its schema file; it writes FORMAT.
-SCHEMA_FILES: Final = {"cac-decisions/1": "decisions-v1.schema.json", FORMAT: SCHEMA_FILE}
+SCHEMA_FILES: Final = {
+    "cac-decisions/1": "decisions-v1.schema.json",
+    "cac-decisions/2": "decisions-v2.schema.json",
+    FORMAT: SCHEMA_FILE,
+}
 BATCH_NOTES = 200
 
 
@@ -165,7 +180,7 @@ class NoteRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    format: Literal["cac-decisions/1", "cac-decisions/2"] = FORMAT
+    format: Literal["cac-decisions/1", "cac-decisions/2", "cac-decisions/3"] = FORMAT
     export_id: str
     note_id: int
     external_id: str
@@ -176,6 +191,8 @@ class NoteRecord(BaseModel):
     model: dict[str, Any]
     suggestions: list[ExportedSuggestion]
     added: list[ExportedAddedCode]
+    # Added in cac-decisions/3; a version 1 or 2 record reads with none.
+    impact: ImpactOut | None = None
     text: str | None = None
 
     def to_json(self) -> str:
@@ -216,12 +233,23 @@ def count_notes(db: Database, since: datetime | None) -> int:
         return session.scalar(query) or 0
 
 
-def stream(db: Database, request: ExportRequest, batch: int = BATCH_NOTES) -> Iterator[NoteRecord]:
-    """The records of the export, in note id order, read ``batch`` notes at a time."""
+def stream(
+    db: Database,
+    request: ExportRequest,
+    batch: int = BATCH_NOTES,
+    *,
+    engine: ImpactEngine | None = None,
+) -> Iterator[NoteRecord]:
+    """The records of the export, in note id order, read ``batch`` notes at a time.
+
+    Args:
+        engine: computes each record's ``impact`` (loaded once by the caller); None leaves it
+            null.
+    """
     after, exported = 0, 0
     while True:
         with db.read() as session:
-            records = _read_batch(session, request, after, batch)
+            records = _read_batch(session, request, after, batch, engine)
         if not records:
             break
         if request.include_text:
@@ -240,7 +268,11 @@ def stream(db: Database, request: ExportRequest, batch: int = BATCH_NOTES) -> It
 
 
 def _read_batch(
-    session: Session, request: ExportRequest, after: int, limit: int
+    session: Session,
+    request: ExportRequest,
+    after: int,
+    limit: int,
+    engine: ImpactEngine | None,
 ) -> list[NoteRecord]:
     ids_query = select(Decision.note_id).where(Decision.note_id > after)
     if request.since is not None:
@@ -263,7 +295,28 @@ def _read_batch(
         select(Decision).where(Decision.note_id.in_(ids)).order_by(Decision.sequence)
     ):
         chains[d.suggestion_id].append(d)
-    return [_record(request, n, suggestions[n.id], chains) for n in notes]
+    return [
+        _record(
+            request, n, suggestions[n.id], chains, _impact(engine, n, suggestions[n.id], chains)
+        )
+        for n in notes
+    ]
+
+
+def _impact(
+    engine: ImpactEngine | None,
+    note: Note,
+    suggestions: Sequence[Suggestion],
+    chains: dict[int, list[Decision]],
+) -> ImpactOut | None:
+    """The note's impact from the rows read (no further query), as the API shows it."""
+    if engine is None:
+        return None
+    active = {s.id: chains[s.id][-1] for s in suggestions if chains.get(s.id)}
+    impact_request = note_request(note, suggestions, active)
+    if not impact_request.diagnoses:
+        return None
+    return ImpactOut.of(engine.assess(impact_request))
 
 
 def _record(
@@ -271,6 +324,7 @@ def _record(
     note: Note,
     suggestions: Sequence[Suggestion],
     chains: dict[int, list[Decision]],
+    impact: ImpactOut | None,
 ) -> NoteRecord:
     return NoteRecord(
         export_id=request.export_id,
@@ -319,6 +373,7 @@ def _record(
             for s in suggestions
             if s.origin != "model"
         ],
+        impact=impact,
         text=note.text if request.include_text else None,
     )
 

@@ -119,7 +119,7 @@ def test_the_export_carries_rationale_suppression_and_restores(api: Api) -> None
 
     [record] = _records(response.text)
     jsonschema.validate(record, export.schema())
-    assert record["format"] == "cac-decisions/2"
+    assert record["format"] == "cac-decisions/3"
     by_code = {s["code"]: s for s in record["suggestions"]}
     fever, pneumonia, ckd = by_code["R50.9"], by_code["J18.9"], by_code["N18.9"]
     assert fever["suppressed_by"] == {
@@ -149,3 +149,19 @@ def test_the_documented_record_example_matches_the_schema(api: Api) -> None:
     jsonschema.validate(exports._RECORD_EXAMPLE, export.schema())
     assert media["example"]["format"] == export.FORMAT
     assert export.NoteRecord.model_validate(exports._RECORD_EXAMPLE).suggestions[1].suppressed_by
+
+
+def test_each_record_carries_the_impact_the_note_shows(api: Api) -> None:
+    note = _reviewed_note(api)
+    shown = api.client.get(f"/v1/notes/{note['id']}", headers=api.auth("coder")).json()["impact"]
+
+    response = api.client.get(URL, headers=api.auth("data_scientist"))
+
+    [record] = _records(response.text)
+    jsonschema.validate(record, export.schema())
+    assert record["impact"] == shown  # the same figures, the same shape as the API's
+    assert record["impact"]["principal"]["code"] == "J18.9"
+    assert record["impact"]["drg"]["code"] == "195" and record["impact"]["drg"]["provisional"]
+    by_code = {c["code"]: c for c in record["impact"]["codes"]}
+    assert by_code["E11.9"]["hccs"] == ["38"]
+    assert [h["hcc"] for h in record["impact"]["hcc"]["hccs"]] == ["38"]

@@ -9,9 +9,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from cac.batch.impact import IMPACT_COLUMNS
 from cac.batch.outputs import PartWriter, compact, output_paths, settled
 from cac.batch.records import RowError
 from cac.batch.rows import code_note
+from cac.impact import shared_engine
 from tests.batch.fake_coder import FakeCoder
 
 
@@ -90,3 +92,25 @@ def test_an_output_written_before_rationale_columns_still_resumes(
     assert b1["evidence"] == [{"start": 0, "end": 9, "kind": "mention"}]
     assert (b1["rationale"], b1["suppressed_by"], b2["alternatives"]) == ([], None, [])
     assert next(r for r in rows if r["note_id"] == "a")["rationale"][0]["rule"] == "cut.confidence"
+
+
+def test_an_output_written_before_the_impact_columns_resumes_with_rationale_kept(
+    tmp_path: Path,
+) -> None:
+    paths = output_paths(tmp_path / "out.parquet")
+    engine = shared_engine()
+    new = [
+        {k: v for k, v in r.items() if k not in ("error_kind", "error")}
+        for r in code_note(FakeCoder(), "a", "pneumonia", "inpatient", engine=engine)
+    ]
+    old = [{k: v for k, v in r.items() if k not in IMPACT_COLUMNS} for r in _records("b")]
+    pq.write_table(pa.Table.from_pylist(old), paths.output)
+    PartWriter(paths).write(new, [])
+
+    compact(paths)
+
+    rows = pq.read_table(paths.output).to_pylist()
+    b = next(r for r in rows if r["note_id"] == "b")
+    assert b["rationale"][0]["rule"] == "cut.confidence"  # kept, not emptied
+    assert all(b[c] is None for c in IMPACT_COLUMNS)
+    assert next(r for r in rows if r["note_id"] == "a")["drg"] == "195"

@@ -55,6 +55,9 @@ def test_writes_one_schema_valid_record_per_reviewed_note_without_text(
     for record in records:
         jsonschema.validate(record, export.schema())
         assert "text" not in record
+    impact = records[0]["impact"]  # the codes the review left, grouped
+    assert [c["code"] for c in impact["codes"]] == ["J18.9", "E11.9", "I11.9", "Z79.4"]
+    assert impact["drg"]["code"] is not None and impact["drg"]["provisional"]
     assert f"exported 2 notes to {out}" in result.stdout
     assert list(tmp_path.glob(".*partial")) == []
 

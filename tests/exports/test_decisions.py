@@ -14,13 +14,15 @@ import jsonschema
 import pytest
 from sqlalchemy import select
 
+from cac.api.schemas.impact import ImpactOut
 from cac.db import decisions
 from cac.db.decisions import Action, DecisionInput
 from cac.db.engine import Database
-from cac.db.models import AuditEvent, Suggestion
+from cac.db.models import AuditEvent, Note, Suggestion
 from cac.db.notes import NoteInput, store_coded_note
 from cac.exports import decisions as export
 from cac.exports.decisions import ExportRequest, ExportRequestError
+from cac.impact import ImpactEngine, ImpactRequest, shared_engine
 from tests.api.conftest import BACKENDS, PHI, FakeCoder, database, note_text
 from tests.exports.sample import TEXT_A, Reviewed, populate
 
@@ -33,9 +35,11 @@ def reviewed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[D
         db.dispose()
 
 
-def _export(db: Database, **options: Any) -> list[dict[str, Any]]:
+def _export(
+    db: Database, engine: ImpactEngine | None = None, **options: Any
+) -> list[dict[str, Any]]:
     request = ExportRequest(actor="analyst", via="cli", **options)
-    return [json.loads(record.to_json()) for record in export.stream(db, request)]
+    return [json.loads(r.to_json()) for r in export.stream(db, request, engine=engine)]
 
 
 def _text_events(db: Database) -> list[AuditEvent]:
@@ -187,10 +191,10 @@ def test_version_1_still_ships_and_its_records_read_with_empty_new_fields(
     jsonschema.Draft202012Validator.check_schema(v1)
     jsonschema.Draft202012Validator.check_schema(export.schema())
     assert v1["properties"]["format"]["const"] == "cac-decisions/1"
-    assert export.FORMAT == "cac-decisions/2"
+    assert export.FORMAT == "cac-decisions/3"
     [record, _] = _export(db)
-    # the same record as version 1 wrote it: without the fields version 2 added
-    old = {**record, "format": "cac-decisions/1"}
+    # the same record as version 1 wrote it: without the fields versions 2 and 3 added
+    old = {k: v for k, v in record.items() if k != "impact"} | {"format": "cac-decisions/1"}
     old["suggestions"] = [
         {k: v for k, v in s.items() if k not in V2_SUGGESTION_FIELDS} for s in record["suggestions"]
     ]
@@ -266,3 +270,65 @@ def test_a_restored_suppressed_code_is_recorded_on_its_decision(
     assert got["J18.9"]["rationale"] == [
         {"rule": "cut.confidence", "section": "I.A.19", "detail": "confidence 0.90"}
     ]
+
+
+def test_the_impact_schema_is_the_apis(reviewed: tuple[Database, Reviewed]) -> None:
+    shipped = export.schema()
+    api_schema = ImpactOut.model_json_schema()
+
+    assert "impact" in shipped["required"]
+    assert shipped["$defs"]["ImpactOut"] == {k: v for k, v in api_schema.items() if k != "$defs"}
+    for name, definition in api_schema["$defs"].items():
+        assert shipped["$defs"][name] == definition, f"regenerate $defs.{name} from ImpactOut"
+
+
+def test_a_record_carries_the_impact_of_the_codes_the_review_left(
+    reviewed: tuple[Database, Reviewed],
+) -> None:
+    db, ids = reviewed
+    engine = shared_engine()
+
+    a = _export(db, engine=engine)[0]
+
+    assert a["note_id"] == ids.a
+    impact = a["impact"]
+    # I10 was replaced by I11.9, Z79.4 added: the codes in effect, in rank order
+    assert [c["code"] for c in impact["codes"]] == ["J18.9", "E11.9", "I11.9", "Z79.4"]
+    expected = engine.assess(ImpactRequest(("J18.9", "E11.9", "I11.9", "Z79.4")))
+    assert impact == ImpactOut.of(expected).model_dump(mode="json")
+    assert impact["drg"]["code"] == expected.drg.code and impact["drg"]["provisional"]
+    assert [h["hcc"] for h in impact["hcc"]["hccs"]] == ["38"]  # E11.9
+    assert impact["hcc"]["raf"] is None  # no age and sex stored
+
+
+def test_a_coders_principal_and_the_notes_demographics_reach_the_exported_impact(
+    reviewed: tuple[Database, Reviewed],
+) -> None:
+    db, ids = reviewed
+    with db.write() as session:
+        note = session.get_one(Note, ids.a)
+        note.principal_code, note.principal_set_by = "E11.9", "coder-ann"
+        note.patient_age, note.patient_sex = 70, "female"
+
+    impact = _export(db, engine=shared_engine())[0]["impact"]
+
+    assert impact["principal"]["code"] == "E11.9"
+    assert impact["principal"]["rule"] == "principal.decided"
+    assert impact["drg"]["mdc"] == "10" and impact["drg"]["provisional"] is False
+    assert impact["hcc"]["raf"] is not None
+
+
+def test_without_an_engine_the_impact_is_null_and_older_records_read_without_one(
+    reviewed: tuple[Database, Reviewed],
+) -> None:
+    db, _ = reviewed
+
+    records = _export(db)
+
+    assert all(r["impact"] is None for r in records)
+    for record in records:
+        jsonschema.validate(record, export.schema())
+    old = {k: v for k, v in records[0].items() if k != "impact"}
+    old["format"] = "cac-decisions/2"
+    jsonschema.validate(old, export.schema("cac-decisions/2"))
+    assert export.NoteRecord.model_validate(old).impact is None

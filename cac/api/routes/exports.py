@@ -1,7 +1,8 @@
 """``/v1/exports``: audited decisions for retraining.
 
-``/decisions`` streams the documented ``cac-decisions/2`` records (JSON Lines, one per reviewed
-note version); ``/decision-rows`` pages through the decisions one row each. Note text leaves
+``/decisions`` streams the documented ``cac-decisions/3`` records (JSON Lines, one per reviewed
+note version, each with the note's ``impact`` as ``GET /v1/notes/{id}`` shows it);
+``/decision-rows`` pages through the decisions one row each. Note text leaves
 only with ``include_text=true``, and each note whose text leaves is recorded in its audit.
 """
 
@@ -118,6 +119,68 @@ _RECORD_EXAMPLE: dict[str, Any] = {
         },
     ],
     "added": [],
+    # J18.9 replaced by J15.9, R50.9 restored: the codes in effect, grouped without age and sex.
+    "impact": {
+        "setting": "inpatient",
+        "principal": {
+            "code": "J15.9",
+            "rule": "principal.first_listed",
+            "section": "II",
+            "reason": "the first code in sequence, the condition the coding ranks as chiefly "
+            "responsible for the admission",
+        },
+        "drg": {
+            "code": "195",
+            "title": "Simple Pneumonia and Pleurisy without CC/MCC",
+            "mdc": "04",
+            "mdc_title": "Diseases and Disorders of the Respiratory System",
+            "weight": 0.6285,
+            "severity": "NONE",
+            "version": "MS-DRG v43.1 (FY2026)",
+            "provisional": True,
+            "provisional_reason": "age and sex not given: grouped as age 65, sex unknown",
+            "return_code": "OK",
+        },
+        "codes": [
+            {
+                "code": "J15.9",
+                "system": "icd10cm",
+                "role": "principal",
+                "cc_mcc": None,
+                "cc_excluded": False,
+                "drg_impact": True,
+                "hccs": [],
+            },
+            {
+                "code": "R50.9",
+                "system": "icd10cm",
+                "role": "secondary",
+                "cc_mcc": None,
+                "cc_excluded": False,
+                "drg_impact": False,
+                "hccs": [],
+            },
+        ],
+        "hcc": {
+            "model": "CMS-HCC V28",
+            "hccs": [],
+            "raf": None,
+            "raf_disease": 0.0,
+            "raf_demographic": None,
+            "segment": "community, non-dual, aged (disease part only: no age and sex)",
+            "dropped_by_hierarchy": [],
+        },
+        "hcc_v24": {
+            "model": "CMS-HCC V24",
+            "hccs": [],
+            "raf": None,
+            "raf_disease": 0.0,
+            "raf_demographic": None,
+            "segment": "community, non-dual, aged (disease part only: no age and sex)",
+            "dropped_by_hierarchy": [],
+        },
+        "prompts": [],
+    },
 }
 
 
@@ -138,7 +201,10 @@ class NdjsonResponse(StreamingResponse):
         "(`suppressed_by`), alternatives) with each one's decision chain (action, final code, "
         "coder, time, reason; `restored_suppressed` and `restored_rule` on an accept that "
         "restored a kept-back code), the codes coders "
-        "added, and the note's model versions. The JSON Schema is "
+        "added, the note's model versions, and its `impact` (principal, MS-DRG with CC/MCC per "
+        "code, CMS-HCC with RAF, prompts: the shape of the note's `impact`, from the codes in "
+        "effect; null when none is an ICD-10-CM code or the impact packages did not load). "
+        "The JSON Schema is "
         f"`cac/exports/schema/{export.SCHEMA_FILE}` in the package. Note text is left out "
         "unless `include_text=true`; then every exported note gets a `note.text_exported` "
         "audit event naming the key and the export id."
@@ -178,7 +244,7 @@ def stream_decisions(
         include_text=include_text,
         request_id=current_request_id(),
     )
-    records = export.stream(services.db, request)
+    records = export.stream(services.db, request, engine=services.impact)
     # Read the first batch now, so that a database error is still a problem+json response.
     first = next(records, None)
     head = [] if first is None else [first]

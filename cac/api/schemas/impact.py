@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+if TYPE_CHECKING:
+    from cac.impact import Impact
 
 IMPACT_EXAMPLE: dict[str, JsonValue] = {
     "codes": ["J18.9", "J96.01", "I50.9"],
@@ -127,3 +130,8 @@ class ImpactOut(BaseModel):
     hcc: HccOut = Field(description="CMS-HCC V28.")
     hcc_v24: HccOut = Field(description="CMS-HCC V24, for blend years.")
     prompts: list[PromptOut]
+
+    @classmethod
+    def of(cls, impact: Impact) -> ImpactOut:
+        """The API's (and the decisions export's) form of an engine answer."""
+        return cls.model_validate(impact.to_json())
