@@ -22,8 +22,9 @@ LABELS = {
     "Therapeutic_procedure": "PROCEDURE",
 }
 # MACCROBAT's labels for a condition placed in the past or in a relative ("20-year history of
-# hypertension", "mother had diabetes mellitus"), read by the evidence scorer only.
-HISTORY_LABELS = frozenset({"History", "Family_history"})
+# hypertension", "mother had diabetes mellitus") and for a measured value ("BMI of 40"), kept
+# as they are for the evidence scorer only.
+CONTEXT_LABELS = frozenset({"History", "Family_history", "Lab_value"})
 DEFAULT_DIR = Path(__file__).parent / "data" / "maccrobat" / "MACCROBAT2020"
 
 Span = tuple[int, int, str]  # start, end, label
@@ -34,8 +35,9 @@ class BratDoc:
     doc_id: str
     text: str
     spans: list[Span]
-    # History and Family_history entities (start, end), for the evidence scorer
-    history: tuple[tuple[int, int], ...] = ()
+    # History, Family_history and Lab_value entities (start, end, brat label), for the
+    # evidence scorer
+    context: tuple[Span, ...] = ()
 
 
 def read_ann(path: Path, labels: Mapping[str, str] = LABELS) -> list[Span]:
@@ -70,8 +72,8 @@ def read_dir(directory: Path) -> list[BratDoc]:
         ann = text_path.with_suffix(".ann")
         if ann.exists():
             text = text_path.read_text(encoding="utf-8")
-            history = tuple((a, b) for a, b, _ in read_ann(ann, {k: k for k in HISTORY_LABELS}))
-            docs.append(BratDoc(text_path.stem, text, read_ann(ann), history))
+            context = tuple(read_ann(ann, {k: k for k in CONTEXT_LABELS}))
+            docs.append(BratDoc(text_path.stem, text, read_ann(ann), context))
     if not docs:
         raise CacError(f"no brat .txt/.ann pairs in {directory}")
     return docs

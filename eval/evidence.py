@@ -8,9 +8,11 @@ Two measurements, each coding the note text alone and reading the expectations a
   ``Diagnostic_procedure`` or ``Therapeutic_procedure`` for ICD-10-PCS, CPT and HCPCS. Reported:
   the share of spans on target, the share of shown codes with at least one span on target (an
   ``inferred`` code, with no span, has none), and how many shown codes are inferred. Both
-  shares are also given counting MACCROBAT's ``History`` and ``Family_history`` entities as a
-  diagnosis code's words: the corpus labels a past or a relative's condition so, not
-  ``Disease_disorder`` (``_with_history``).
+  shares are also given by the code's kind (``_by_kind``, :func:`kind_labels`: a family
+  history code's words are a ``Family_history`` entity, a BMI code's a ``Lab_value``), and
+  counting MACCROBAT's ``History`` and ``Family_history`` entities as any diagnosis code's words:
+  the corpus labels a past or a relative's condition so, not ``Disease_disorder``
+  (``_with_history``).
 * **Hand-written cases** (``eval/evidence/cases.yaml``): for each expected code, the words a coder
   wants highlighted. A word is *found* when the code is shown and one of its evidence spans
   overlaps the word. A shown code *points elsewhere* when one of its spans overlaps words expected
@@ -268,22 +270,59 @@ def right_kind(system: System) -> str:
     return "DIAGNOSIS" if system is System.ICD10CM else "PROCEDURE"
 
 
-_ROW = 7  # the counts score_doc keeps per system
+_ROW = 9  # the counts score_doc keeps per system
+
+
+def kind_labels(system: System, code: str) -> frozenset[str]:
+    """The brat labels (cac's mapped ones, and MACCROBAT's own context labels) that state what
+    a code is, by the code's kind: a relative's condition (Z80-Z84) is a ``Family_history``
+    entity, a personal history (Z85-Z87, Z92) a ``History`` one, a body mass index (Z68) a
+    measurement (``Lab_value``, or the ``Diagnostic_procedure`` "BMI"); any other diagnosis code
+    a Disease_disorder or Sign_symptom, a procedure code a procedure entity."""
+    base = frozenset({right_kind(system)})
+    if system is not System.ICD10CM:
+        return base
+    head = normalize_code(code)[:3]
+    if "Z80" <= head <= "Z84":
+        return base | {"Family_history"}
+    if "Z85" <= head <= "Z87" or head == "Z92":
+        return base | {"History"}
+    if head == "Z68":
+        return base | {"Lab_value", "PROCEDURE"}
+    return base
 
 
 def score_doc(doc: BratDoc, shown: Sequence[Shown]) -> dict[str, list[int]]:
     """Per system: [spans, spans on target, codes, codes with a span on target, inferred,
-    spans on target or on a History/Family_history entity, codes with such a span]. The last
-    two count MACCROBAT's labels for a past or a relative's condition as a diagnosis code's
-    words too ("20-year history of hypertension" is annotated History, not Disease_disorder)."""
+    then spans and codes on target by the code's kind (:func:`kind_labels`), then spans and
+    codes on target or on a History/Family_history entity]. The last two count MACCROBAT's
+    labels for a past or a relative's condition as any diagnosis code's words ("20-year history
+    of hypertension" is annotated History, not Disease_disorder)."""
     tally: dict[str, list[int]] = {}
     for s in shown:
         gold = [(a, b) for a, b, label in doc.spans if label == right_kind(s.system)]
         on = [any(_overlaps(o, g) for g in gold) for o in s.spans]
-        past = doc.history if s.system is System.ICD10CM else ()
+        labels = kind_labels(s.system, s.code)
+        kinds = [(a, b) for a, b, label in (*doc.spans, *doc.context) if label in labels]
+        by_kind = [any(_overlaps(o, g) for g in kinds) for o in s.spans]
+        past = [
+            (a, b)
+            for a, b, label in doc.context
+            if s.system is System.ICD10CM and label in ("History", "Family_history")
+        ]
         wide = [x or any(_overlaps(o, h) for h in past) for o, x in zip(s.spans, on, strict=True)]
         row = tally.setdefault(s.system.value, [0] * _ROW)
-        counts = (len(on), sum(on), 1, int(any(on)), int(not s.spans), sum(wide), int(any(wide)))
+        counts = (
+            len(on),
+            sum(on),
+            1,
+            int(any(on)),
+            int(not s.spans),
+            sum(by_kind),
+            int(any(by_kind)),
+            sum(wide),
+            int(any(wide)),
+        )
         for i, v in enumerate(counts):
             row[i] += v
     return tally
@@ -304,7 +343,7 @@ def run_maccrobat(
     totals["all"] = [sum(col) for col in zip(*totals.values(), strict=True)] or [0] * _ROW
 
     def summary(row: list[int]) -> dict[str, Any]:
-        spans, on, codes, with_on, inferred, on_wide, with_wide = row
+        spans, on, codes, with_on, inferred, on_kind, with_kind, on_wide, with_wide = row
         return {
             "spans": spans,
             "spans_on_target": on,
@@ -313,6 +352,8 @@ def run_maccrobat(
             "codes_with_span_on_target": with_on,
             "code_share": _share(with_on, codes),
             "inferred_codes": inferred,
+            "span_share_by_kind": _share(on_kind, spans),
+            "code_share_by_kind": _share(with_kind, codes),
             "span_share_with_history": _share(on_wide, spans),
             "code_share_with_history": _share(with_wide, codes),
         }

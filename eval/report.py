@@ -96,22 +96,25 @@ def evidence_lines(report: dict[str, Any]) -> list[str]:
         f"## Evidence of the shown codes, MACCROBAT dev slice ({report['maccrobat']['docs']} docs)",
         "",
         "| system | evidence spans | on an entity of the right kind | shown codes "
-        "| with such a span | inferred (no span) | spans, History counted "
-        "| codes, History counted |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| with such a span | inferred (no span) | spans, by kind | codes, by kind "
+        "| spans, History counted | codes, History counted |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for system, m in report["maccrobat"].items():
         if isinstance(m, dict):
             lines.append(
                 f"| {system} | {m['spans']} | {m['span_share']:.1%} | {m['shown_codes']} "
                 f"| {m['code_share']:.1%} | {m['inferred_codes']} "
+                f"| {m['span_share_by_kind']:.1%} | {m['code_share_by_kind']:.1%} "
                 f"| {m['span_share_with_history']:.1%} | {m['code_share_with_history']:.1%} |"
             )
     c = report["cases"]
     lines += [
         "",
         "Right kind: Disease_disorder or Sign_symptom for ICD-10-CM, Diagnostic_procedure or",
-        'Therapeutic_procedure for procedure codes (`cac eval evidence`). "History counted":',
+        'Therapeutic_procedure for procedure codes (`cac eval evidence`). "By kind": a family',
+        "history code (Z80-Z84) may also point at a Family_history entity, a personal history",
+        'code (Z85-Z87, Z92) at a History one, a BMI code (Z68) at a Lab_value. "History counted":',
         "MACCROBAT's History and Family_history entities also count for ICD-10-CM codes (the",
         'corpus labels a past or a relative\'s condition so: "20-year history of hypertension").',
         "",

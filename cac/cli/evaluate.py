@@ -169,7 +169,9 @@ def summary_lines(report: dict[str, object]) -> list[str]:
             lines.append(
                 f"MACCROBAT {system}: {s['span_share']:.1%} of {s['spans']} spans on target, "
                 f"{s['code_share']:.1%} of {s['shown_codes']} shown codes with one, "
-                f"{s['inferred_codes']} inferred; with History/Family_history entities "
+                f"{s['inferred_codes']} inferred; by the code's kind "
+                f"{s['span_share_by_kind']:.1%} of spans, {s['code_share_by_kind']:.1%} of codes; "
+                f"with History/Family_history entities "
                 f"{s['span_share_with_history']:.1%} of spans, "
                 f"{s['code_share_with_history']:.1%} of codes"
             )

@@ -163,8 +163,8 @@ def test_maccrobat_spans_count_only_on_an_entity_of_the_right_kind() -> None:
         Shown(System.ICD10CM, "R69", ()),  # inferred
     ]
     tally = score_doc(doc, shown)
-    assert tally["icd10cm"] == [2, 1, 3, 1, 1, 1, 1]
-    assert tally["icd10pcs"] == [2, 1, 1, 1, 0, 1, 1]
+    assert tally["icd10cm"] == [2, 1, 3, 1, 1, 1, 1, 1, 1]
+    assert tally["icd10pcs"] == [2, 1, 1, 1, 0, 1, 1, 1, 1]
     coder = _Coder(
         {text: [_S(s.system, s.code, tuple(_E(a, b) for a, b in s.spans)) for s in shown]}
     )
@@ -175,14 +175,17 @@ def test_maccrobat_spans_count_only_on_an_entity_of_the_right_kind() -> None:
     assert report["most_spans_per_code"] == 2
 
 
-def test_maccrobat_history_entities_count_in_the_wider_share_only() -> None:
-    text = "20-year history of hypertension. Mother had diabetes. Biopsy."
-    doc = BratDoc("d", text, [(54, 60, "PROCEDURE")], history=((0, 31), (33, 52)))
+def test_maccrobat_context_entities_count_by_the_codes_kind_and_in_the_wider_share() -> None:
+    text = "20-year history of hypertension. Mother had diabetes. Biopsy. BMI of 41."
+    history, family = (0, 31, "History"), (33, 52, "Family_history")
+    lab = (text.index("41"), text.index("41") + 2, "Lab_value")
+    doc = BratDoc("d", text, [(54, 60, "PROCEDURE")], context=(history, family, lab))
     shown = [
-        Shown(System.ICD10CM, "I10", ((19, 31),)),
-        Shown(System.ICD10CM, "Z83.3", ((44, 52),)),
+        Shown(System.ICD10CM, "I10", ((19, 31),)),  # a History entity: the wider share only
+        Shown(System.ICD10CM, "Z83.3", ((44, 52),)),  # a relative's condition: by kind too
+        Shown(System.ICD10CM, "Z68.41", ((lab[0] - 7, lab[1]),)),  # "BMI of 41": a measurement
         Shown(System.ICD10PCS, "0DBJ8ZX", ((0, 7),)),  # a procedure on a History entity
     ]
     tally = score_doc(doc, shown)
-    assert tally["icd10cm"] == [2, 0, 2, 0, 0, 2, 2]
-    assert tally["icd10pcs"] == [1, 0, 1, 0, 0, 0, 0]
+    assert tally["icd10cm"] == [3, 0, 3, 0, 0, 2, 2, 2, 2]
+    assert tally["icd10pcs"] == [1, 0, 1, 0, 0, 0, 0, 0, 0]
