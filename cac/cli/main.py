@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cac.cli import batch, code, codes, evaluate, export, impact, kb, keys, models, serve
+from cac.cli import audit, batch, code, codes, evaluate, export, impact, kb, keys, models, serve
 
 app = typer.Typer(
     name="cac",
@@ -20,6 +20,7 @@ app.command("code")(code.code)
 app.command("batch")(batch.batch)
 app.command("impact")(impact.impact)
 app.add_typer(keys.app, name="keys")
+app.add_typer(audit.app, name="audit")
 app.add_typer(models.app, name="models")
 app.add_typer(export.app, name="export")
 app.command("serve")(serve.serve)

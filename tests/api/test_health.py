@@ -47,7 +47,7 @@ def test_ready_only_once_the_models_are_loaded(
     assert "still loading" in loading.json()["detail"]
     assert early.status_code == 503
     assert ready.status_code == 200
-    assert ready.json()["schema_revision"] == head_revision() == "0004"
+    assert ready.json()["schema_revision"] == head_revision() == "0005"
     assert ready.json()["database"] in ("sqlite", "postgresql")
 
 

@@ -262,3 +262,38 @@ def test_0004_adds_the_coders_principal_null_for_existing_notes_and_downgrades(
     _migrate(db, "downgrade", "0003")
 
     assert not {"principal_code", "principal_set_by"} & _note_columns(db)
+
+
+def test_0005_chains_the_events_already_stored_and_keeps_them_append_only(db: Database) -> None:
+    from cac.db import audit
+
+    _migrate(db, "upgrade", "0004")
+    with db.write() as session:
+        session.execute(
+            text(
+                "INSERT INTO notes (external_id, version, text, text_sha256, setting, source, "
+                "model, created_by, created_at) VALUES ('e', 1, 't', 'h', 'inpatient', 'json', "
+                "'{}', 'k', CURRENT_TIMESTAMP)"
+            )
+        )
+        for action in ("note.created", "note.coded"):
+            session.execute(
+                text(
+                    "INSERT INTO audit_events (note_id, action, actor, details, created_at) "
+                    f"VALUES (1, '{action}', 'k', '{{\"n\": 1}}', CURRENT_TIMESTAMP)"
+                )
+            )
+
+    _migrate(db, "upgrade", "0005")
+
+    with db.write() as session:
+        audit.append(session, 1, audit.AuditAction.NOTE_READ, "coder")
+    with db.read() as session:
+        report = audit.verify(session)
+    assert (report.events, report.broken_at) == (3, None)
+    with pytest.raises(DBAPIError, match="append-only"), db.write() as session:
+        session.execute(text("UPDATE audit_events SET actor = 'x'"))
+
+    _migrate(db, "downgrade", "0004")
+    with db.read() as session:
+        assert session.execute(text("SELECT count(*) FROM audit_events")).scalar_one() == 3
