@@ -1,4 +1,5 @@
-"""API keys: created once, stored as a SHA-256 hash, revoked by name."""
+"""API keys: created once, stored as a SHA-256 hash, revoked by name, optionally expiring,
+and rotated (a new key for the name, the old one revoked, in one transaction)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from cac.db.engine import Database
 from cac.db.models import ApiKey, utcnow
@@ -46,6 +48,7 @@ class KeyInfo:
     role: Role
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
 
 def hash_key(key: str) -> str:
@@ -53,16 +56,18 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(db: Database, name: str, role: Role) -> str:
-    """Store a new key and return it; this is the only time the key itself exists.
+def create_key(db: Database, name: str, role: Role, expires_at: datetime | None = None) -> str:
+    """Store a new key and return it; this is the only time the key itself exists. A key with
+    ``expires_at`` is refused from that moment on, like a revoked one.
 
     Raises:
-        CacError: for a name that is not 1-100 letters, digits or ``._@-``.
+        CacError: for a name that is not 1-100 letters, digits or ``._@-``, or an expiry that
+            is not in the future.
         ConflictError: if an active key already has this name.
     """
     if not _NAME.match(name):
         raise CacError("a key name is 1-100 letters, digits, '.', '_', '@' or '-'")
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    _check_expiry(expires_at)
     try:
         with db.write() as session:
             taken = session.scalar(
@@ -72,10 +77,48 @@ def create_key(db: Database, name: str, role: Role) -> str:
                 raise ConflictError(
                     f"an active key named {name!r} exists; revoke it first or choose another name"
                 )
-            session.add(ApiKey(name=name, role=role.value, key_hash=hash_key(key)))
+            return _issue(session, name, role, expires_at)
     except IntegrityError:
         raise ConflictError(f"an active key named {name!r} exists") from None
+
+
+def rotate_key(db: Database, name: str, expires_at: datetime | None = None) -> str:
+    """Issue a new key for ``name`` with its role and revoke the old one, in one transaction,
+    and return the new key. A revoked or expired key cannot be rotated (create a new one).
+
+    Raises:
+        NotFoundError: if no active, unexpired key has this name.
+        CacError: for an expiry that is not in the future.
+    """
+    _check_expiry(expires_at)
+    with db.write() as session:
+        key = session.scalar(
+            select(ApiKey)
+            .where(ApiKey.name == name, ApiKey.revoked_at.is_(None), _unexpired())
+            .with_for_update()
+        )
+        if key is None:
+            raise NotFoundError(
+                f"no active, unexpired key named {name!r}; 'cac keys list --all' shows them"
+            )
+        key.revoked_at = utcnow()
+        session.flush()  # the name is free among active keys before the new one is added
+        return _issue(session, name, Role(key.role), expires_at)
+
+
+def _issue(session: Session, name: str, role: Role, expires_at: datetime | None) -> str:
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiKey(name=name, role=role.value, key_hash=hash_key(key), expires_at=expires_at))
     return key
+
+
+def _check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is not None and (expires_at.tzinfo is None or expires_at <= utcnow()):
+        raise CacError("a key's expiry must be a moment in the future, with its time zone")
+
+
+def _unexpired() -> ColumnElement[bool]:
+    return or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow())
 
 
 def revoke_key(db: Database, name: str) -> None:
@@ -98,7 +141,9 @@ def authenticate(db: Database, presented: str) -> KeyInfo | None:
     with db.read() as session:
         key = session.scalar(
             select(ApiKey).where(
-                ApiKey.key_hash == hash_key(presented), ApiKey.revoked_at.is_(None)
+                ApiKey.key_hash == hash_key(presented),
+                ApiKey.revoked_at.is_(None),
+                _unexpired(),
             )
         )
         return _info(key) if key is not None else None
@@ -111,4 +156,4 @@ def list_keys(db: Database) -> list[KeyInfo]:
 
 
 def _info(key: ApiKey) -> KeyInfo:
-    return KeyInfo(key.name, Role(key.role), key.created_at, key.revoked_at)
+    return KeyInfo(key.name, Role(key.role), key.created_at, key.revoked_at, key.expires_at)

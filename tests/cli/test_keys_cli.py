@@ -51,3 +51,31 @@ def test_bad_role_and_unknown_name_fail_with_one_error_line(database_url: str) -
 
     assert bad_role.exit_code == 1 and "use one of: ehr, coder" in bad_role.output
     assert unknown.exit_code == 1 and "no active key named 'nobody'" in unknown.output
+
+
+def test_expires_and_rotate(database_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cac.cli.keys import parse_expiry
+
+    now = datetime(2026, 12, 8, 12, tzinfo=UTC)
+    assert parse_expiry("90d", now) == now + timedelta(days=90)
+    assert parse_expiry("12h", now) == now + timedelta(hours=12)
+    assert parse_expiry("2027-01-31", now) == datetime(2027, 1, 31, tzinfo=UTC)
+    assert parse_expiry(None, now) is None
+
+    created = runner.invoke(
+        app, ["keys", "create", "--role", "ehr", "--name", "bridge", "--expires", "30d"]
+    )
+    old = created.stdout.strip()
+    rotated = runner.invoke(app, ["keys", "rotate", "bridge"])
+    bad = runner.invoke(app, ["keys", "create", "--role", "ehr", "--name", "x", "--expires", "soon"])
+
+    assert rotated.exit_code == 0, rotated.output
+    new = rotated.stdout.strip()
+    db = Database(database_url)
+    assert authenticate(db, old) is None
+    found = authenticate(db, new)
+    assert found is not None and (found.name, found.role.value) == ("bridge", "ehr")
+    assert bad.exit_code == 1 and bad.output.count("\n") == 1 and "--expires" in bad.output
+    db.dispose()

@@ -56,3 +56,30 @@ def test_names_and_roles_are_checked(db: Database) -> None:
         create_key(db, "bad name!", Role.ADMIN)
     with pytest.raises(CacError, match="use one of: ehr, coder, data_scientist, admin"):
         Role.parse("superuser")
+
+
+def test_a_key_past_its_expiry_stops_working(db: Database) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    with pytest.raises(CacError, match="in the future"):
+        create_key(db, "temp", Role.CODER, datetime.now(UTC) - timedelta(minutes=1))
+    key = create_key(db, "temp", Role.CODER, datetime.now(UTC) + timedelta(days=1))
+    assert authenticate(db, key) is not None
+    assert [k.expires_at is not None for k in list_keys(db)] == [True]
+    with db.write() as session:  # a day passes
+        session.execute(text("UPDATE api_keys SET expires_at = :t"), {"t": datetime(2000, 1, 1)})
+    assert authenticate(db, key) is None
+
+
+def test_rotation_issues_a_new_key_and_revokes_the_old(db: Database) -> None:
+    from cac.db.keys import rotate_key
+
+    old = create_key(db, "epic-bridge", Role.EHR)
+    new = rotate_key(db, "epic-bridge")
+    assert new != old
+    assert authenticate(db, old) is None
+    found = authenticate(db, new)
+    assert found is not None and (found.name, found.role) == ("epic-bridge", Role.EHR)
+    assert [k.revoked_at is not None for k in list_keys(db)] == [True, False]
+    with pytest.raises(NotFoundError):
+        rotate_key(db, "nobody")
