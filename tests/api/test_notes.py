@@ -114,6 +114,25 @@ def test_a_note_reads_back_with_its_text_and_decided_codes(api: Api) -> None:
     ]
 
 
+def test_every_read_of_a_notes_text_is_audited_and_a_list_read_is_not(api: Api) -> None:
+    note = api.post_note(note_text("Pneumonia and diabetes.")).json()
+    url = f"/v1/notes/{note['id']}"
+    assert api.client.get(url, headers=api.auth("coder")).status_code == 200
+    fhir = {**api.auth("admin"), "Accept": "application/fhir+json"}
+    assert api.client.get(url, headers=fhir).status_code == 200
+    api.client.get(f"{url}/suggestions", headers=api.auth("coder"))  # no text: no read event
+
+    events = api.client.get(f"{url}/audit", headers=api.auth("admin")).json()["events"]
+    reads = [e for e in events if e["action"] == "note.read"]
+    assert [(e["actor"], e["details"]["format"]) for e in reads] == [
+        ("coder-key", "json"),
+        ("admin-key", "fhir"),
+    ]
+    assert all(e["details"]["version"] == 1 for e in reads)
+    assert reads[0]["details"]["route"] == "GET /v1/notes/{note_id}"
+    assert PHI not in str(events)
+
+
 def test_a_code_no_words_state_reads_back_as_inferred_without_offsets(api: Api) -> None:
     note = api.post_note(note_text("Palpitations and pneumonia.")).json()
     by_code = {s["code"]: s for s in note["suggestions"]}

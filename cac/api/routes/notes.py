@@ -22,7 +22,7 @@ from cac.api.schemas.notes import FHIR_EXAMPLE, NOTE_EXAMPLE, NoteDetailOut, Not
 from cac.api.schemas.problems import problem_responses
 from cac.api.state import Services
 from cac.codesets.records import System
-from cac.db import notes
+from cac.db import audit, notes
 
 router = APIRouter(prefix="/v1/notes", tags=["notes"])
 
@@ -165,10 +165,26 @@ def _bundle(
     },
 )
 def get_note(
-    request: Request, note_id: NoteId, _: NoteReader, services: ServicesDep
+    request: Request, note_id: NoteId, principal: NoteReader, services: ServicesDep
 ) -> NoteOut | Response:
     view = _view(services, note_id, True)
-    return _bundle(services, view) if wants_fhir(request) else view
+    fhir = wants_fhir(request)
+    # the response carries the note's text: who read which version is on record (HIPAA
+    # 164.312(b)), written before the text leaves
+    with services.db.write() as session:
+        audit.append(
+            session,
+            note_id,
+            audit.AuditAction.NOTE_READ,
+            principal.name,
+            details={
+                "version": view.version,
+                "route": "GET /v1/notes/{note_id}",
+                "format": "fhir" if fhir else "json",
+            },
+            request_id=current_request_id(),
+        )
+    return _bundle(services, view) if fhir else view
 
 
 @router.get(
