@@ -123,12 +123,13 @@ class CandidateAssembler:
             candidate.weighted.append(entry.precision * SOURCE_WEIGHTS.get(entry.source, 1.0))
             candidate.assertions.add(span.assertion)
             candidate.sections.add(span.section)
+        own = set(candidates)  # the codes with evidence of their own, before any sibling
         for (system, code), found in list(candidates.items()):
             for sibling in self.siblings(system, code):
                 expansion = candidates.get((system, sibling))
                 if expansion is None:
                     expansion = candidates[(system, sibling)] = CodeCandidate(system, sibling)
-                elif any(s.source != "sibling" for s in expansion.supports):
+                elif (system, sibling) in own:
                     continue  # the code has evidence of its own
                 for support in found.supports:
                     expansion.supports.append(

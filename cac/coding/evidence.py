@@ -30,6 +30,7 @@ Offsets are checked against the text on the way out (:func:`check_offsets`).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -121,7 +122,10 @@ def names(record: CodeRecord, words: str) -> bool:
     """A stricter :func:`states`: ``words`` say two content stems of one of the code's terms
     (title, inclusion or index term), or its only one ("pitting edema" names *Edema*; "left
     atrial enlargement" does not name *Atrial fibrillation*)."""
-    said = said_stems(words)
+    return _names_said(record, said_stems(words))
+
+
+def _names_said(record: CodeRecord, said: frozenset[str]) -> bool:
     for requirement in record_requirements(record):
         need = requirement.need - _GENERIC
         if need and len(need & said) >= min(2, len(need)):
@@ -160,8 +164,8 @@ def select(
     the patient's R51.9.
     """
     label = mention_label(record.system)
-    mentions = [(a, b) for a, b, kind in tagged or () if kind == label]
-    whole = {(a, b) for a, b, _ in tagged or ()}
+    index = _index(tagged or frozenset(), label, text)
+    whole = index.whole
     spans: set[tuple[int, int]] = set()
     for support in candidate.supports:
         span = (support.start, support.end)
@@ -173,19 +177,20 @@ def select(
             (known or names(record, text[span[0] : span[1]]))
             and (
                 tagged is None
-                or any(_in_mention(span, m, text, record) for m in mentions)
+                or any(index.holds(span, m, record) for m in index.overlapping(span))
                 or (known and span in whole and _kind(text[span[0] : span[1]]) != "abbreviation")
             )
         ):
             spans.add(span)
-        elif tagged is not None and (joined := _joined(span, mentions, text, record)):
+        elif tagged is not None and (joined := _joined(span, index.beside(span), text, record)):
             spans.add(joined)
-    spans = {_to_edges(span, mentions, text) for span in spans}
+    spans = {_to_edges(span, index.overlapping(span), text) for span in spans}
     if not spans:  # reached otherwise (votes, a sibling): a mention that names it outright
         spans = {
             (a, b)
-            for a, b in mentions
-            if names(record, text[a:b]) and _same_assertion((asserted or {}).get((a, b)), assertion)
+            for a, b in index.spans
+            if index.names(record, (a, b))
+            and _same_assertion((asserted or {}).get((a, b)), assertion)
         }
     out: list[Evidence] = []
     for start, end in sorted(spans, key=lambda s: (s[1] - s[0], s))[:MAX_SPANS]:
@@ -201,30 +206,78 @@ _HEAD_WORD = re.compile(r"[A-Za-z]{3,}")
 _HEAD_END = re.compile(r"\s(?:of|in|with|on|at|due|to|for|from)\s|[,;(]")
 
 
-def _in_mention(
-    span: tuple[int, int], mention: tuple[int, int], text: str, record: CodeRecord
-) -> bool:
-    """Whether ``span`` lies in the tagger's ``mention`` as words that can state ``record``:
-    it overlaps the mention and is not a modifier of another head ("stress" of "stress ulcer"
-    is no *Reaction to severe stress*, "myeloma" of "multiple myeloma oncogene 1" no myeloma).
-    The head is the mention's last content word before a preposition or a comma; a span inside
-    the mention that stops short of it modifies it, unless the code's concept has the head's
-    word too ("diabetes" of "diabetes mellitus")."""
-    a, b = mention
-    if not (a < span[1] and span[0] < b):
-        return False
-    if span[0] < a or b < span[1]:
-        return True
-    words = text[a:b]
-    cut = _HEAD_END.search(words)
-    phrase = words[: cut.start()] if cut else words
-    heads = [m for m in _HEAD_WORD.finditer(phrase) if stem(m.group().lower()) not in _GENERIC]
-    if not heads:
-        return True
-    head = heads[-1]
-    if span[1] > a + head.start():
-        return True
-    return stem(head.group().lower()) in concept_stems(record)
+class _MentionIndex:
+    """One note's tagger mentions of one kind, sorted for range lookups, with each mention's
+    head and said stems worked out once (a note repeating one phrase a thousand times, or one
+    mention spanning most of it, costs in proportion to its length, not its square)."""
+
+    def __init__(self, tagged: frozenset[tuple[int, int, str]], label: str, text: str) -> None:
+        self.text = text
+        self.spans = sorted((a, b) for a, b, kind in tagged if kind == label)
+        self.starts = [a for a, _ in self.spans]
+        self.longest = max((b - a for a, b in self.spans), default=0)
+        self.whole = frozenset((a, b) for a, b, _ in tagged)
+        self._heads: dict[tuple[int, int], tuple[int, str] | None] = {}
+        self._said: dict[tuple[int, int], frozenset[str]] = {}
+
+    def _window(self, start: int, end: int) -> list[tuple[int, int]]:
+        """Mentions starting in [start - longest, end): every one that can reach [start, end)."""
+        lo = bisect.bisect_left(self.starts, start - self.longest)
+        hi = bisect.bisect_left(self.starts, end)
+        return self.spans[lo:hi]
+
+    def overlapping(self, span: tuple[int, int]) -> list[tuple[int, int]]:
+        return [m for m in self._window(span[0], span[1]) if m[1] > span[0]]
+
+    def beside(self, span: tuple[int, int]) -> list[tuple[int, int]]:
+        """Mentions ending at most a character before ``span`` or starting at most one after."""
+        return [
+            m for m in self._window(span[0] - 1, span[1] + 2) if m[1] <= span[0] or span[1] <= m[0]
+        ]
+
+    def head(self, mention: tuple[int, int]) -> tuple[int, str] | None:
+        """Where the mention's head word starts (the last content word before a preposition or
+        a comma) and its stem; None when it has no content word."""
+        if mention not in self._heads:
+            a, b = mention
+            words = self.text[a:b]
+            cut = _HEAD_END.search(words)
+            phrase = words[: cut.start()] if cut else words
+            found = None
+            for m in _HEAD_WORD.finditer(phrase):
+                key = stem(m.group().lower())
+                if key not in _GENERIC:
+                    found = (a + m.start(), key)
+            self._heads[mention] = found
+        return self._heads[mention]
+
+    def holds(self, span: tuple[int, int], mention: tuple[int, int], record: CodeRecord) -> bool:
+        """Whether ``span`` lies in the tagger's ``mention`` as words that can state ``record``:
+        it overlaps the mention and is not a modifier of another head ("stress" of "stress
+        ulcer" is no *Reaction to severe stress*, "myeloma" of "multiple myeloma oncogene 1" no
+        myeloma). A span inside the mention that stops short of its head modifies it, unless
+        the code's concept has the head's word too ("diabetes" of "diabetes mellitus")."""
+        a, b = mention
+        if not (a < span[1] and span[0] < b):
+            return False
+        if span[0] < a or b < span[1]:
+            return True
+        head = self.head(mention)
+        if head is None or span[1] > head[0]:
+            return True
+        return head[1] in concept_stems(record)
+
+    def names(self, record: CodeRecord, mention: tuple[int, int]) -> bool:
+        """:func:`names` over the mention's words, their stems worked out once."""
+        if mention not in self._said:
+            self._said[mention] = said_stems(self.text[mention[0] : mention[1]])
+        return _names_said(record, self._said[mention])
+
+
+@lru_cache(maxsize=4)
+def _index(tagged: frozenset[tuple[int, int, str]], label: str, text: str) -> _MentionIndex:
+    """The index of the note being coded (its candidates all ask for the same one)."""
+    return _MentionIndex(tagged, label, text)
 
 
 def _to_edges(span: tuple[int, int], mentions: list[tuple[int, int]], text: str) -> tuple[int, int]:

@@ -7,6 +7,7 @@ boundaries; predicted tags are turned back into character spans of the input.
 
 from __future__ import annotations
 
+import bisect
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,7 +206,16 @@ class MentionModel:
                     scored[whole] = max(score, scored.get(whole, 0.0))
         spans = sorted(scored.items(), key=lambda item: (-(item[0][1] - item[0][0]), item[0]))
         kept: list[tuple[Span, float]] = []
-        for span, score in spans:  # per label, no span overlapping a longer one
-            if not any(k[2] == span[2] and k[0] < span[1] and span[0] < k[1] for k, _ in kept):
-                kept.append((span, score))
+        # per label, no span overlapping a longer one; the kept ones are disjoint, so a sorted
+        # list of them tells by its neighbours whether a span overlaps one
+        taken: dict[str, list[tuple[int, int]]] = {}
+        for span, score in spans:
+            disjoint = taken.setdefault(span[2], [])
+            i = bisect.bisect_left(disjoint, (span[0], span[1]))
+            if (i > 0 and disjoint[i - 1][1] > span[0]) or (
+                i < len(disjoint) and disjoint[i][0] < span[1]
+            ):
+                continue
+            disjoint.insert(i, (span[0], span[1]))
+            kept.append((span, score))
         return sorted(kept)
