@@ -46,6 +46,7 @@ class KeyInfo:
     role: Role
     created_at: datetime
     revoked_at: datetime | None
+    id: int = 0
 
 
 def hash_key(key: str) -> str:
@@ -104,6 +105,13 @@ def authenticate(db: Database, presented: str) -> KeyInfo | None:
         return _info(key) if key is not None else None
 
 
+def active_by_id(db: Database, key_id: int) -> KeyInfo | None:
+    """The key with this id if it is still active (a workbench session names its key by id)."""
+    with db.read() as session:
+        key = session.get(ApiKey, key_id)
+        return _info(key) if key is not None and key.revoked_at is None else None
+
+
 def list_keys(db: Database) -> list[KeyInfo]:
     """Every key ever created, oldest first."""
     with db.read() as session:
@@ -111,4 +119,4 @@ def list_keys(db: Database) -> list[KeyInfo]:
 
 
 def _info(key: ApiKey) -> KeyInfo:
-    return KeyInfo(key.name, Role(key.role), key.created_at, key.revoked_at)
+    return KeyInfo(key.name, Role(key.role), key.created_at, key.revoked_at, key.id)
