@@ -24,8 +24,8 @@ from cac.api import services as svc
 from cac.api import views
 from cac.api.auth import PERMISSIONS, Permission
 from cac.api.context import current_request_id
-from cac.api.errors import ApiError, InvalidInput, to_api_error
-from cac.api.schemas.decisions import AddCodeIn, DecisionIn, SpanIn, SuggestionOut
+from cac.api.errors import ApiError, Forbidden, InvalidInput, to_api_error
+from cac.api.schemas.decisions import AddCodeIn, DecisionIn, SpanIn
 from cac.api.state import Services
 from cac.api.workbench import render
 from cac.api.workbench.session import (
@@ -322,7 +322,7 @@ async def decide(suggestion_id: NoteId, session: Coder, request: Request) -> Res
     try:
         form = await _form(request, session)
         if not _can(session, Permission.DECIDE):
-            raise InvalidInput(f"a key with role {session.role.value} may not decide")
+            raise Forbidden(f"a key with role {session.role.value} may not decide")
         action = _field(form, "action")
         body = DecisionIn.model_validate(
             {
@@ -389,7 +389,7 @@ async def add_code(note_id: NoteId, session: Coder, request: Request) -> Respons
     try:
         form = await _form(request, session)
         if not _can(session, Permission.DECIDE):
-            raise InvalidInput(f"a key with role {session.role.value} may not add codes")
+            raise Forbidden(f"a key with role {session.role.value} may not add codes")
         code, system = _field(form, "code"), _field(form, "system")
         if not code or not system:
             raise InvalidInput("search for a code and choose one from the list")
@@ -421,7 +421,7 @@ async def search_codes(session: Coder, request: Request) -> Response:
     try:
         form = await _form(request, session)
         if not _can(session, Permission.CODES_READ):
-            raise InvalidInput(f"a key with role {session.role.value} may not search codes")
+            raise Forbidden(f"a key with role {session.role.value} may not search codes")
         q = (_field(form, "q") or "")[:200]
         system = _field(form, "search_system")
         kb = services.kb
@@ -432,6 +432,3 @@ async def search_codes(session: Coder, request: Request) -> Response:
         return _fragment_error(to_api_error(exc))
     return html("_search_results.html", {"hits": hits, "searched": bool(q)})
 
-
-def card_context(s: SuggestionOut) -> dict[str, Any]:
-    return {"s": s}
