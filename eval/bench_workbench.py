@@ -40,21 +40,21 @@ from cac.pipeline import CodingResult, Demographics, Evidence, Suggestion
 REPORT = Path(__file__).parent / "reports" / "bench_workbench.json"
 WORDS = 2000
 # 40 billable FY2026 codes: the note states each one's title once.
-CODES: tuple[tuple[System, str], ...] = (
-    *(
-        (System.ICD10CM, c)
-        for c in (
-            "J18.9 E11.9 I10 N18.30 I50.9 J44.9 E78.5 F32.9 K21.9 M54.50 R51.9 E66.9 I48.91 "
-            "G47.33 J45.909 N39.0 D64.9 E03.9 K59.00 R06.02 I25.10 F41.9 M17.11 E87.1 R50.9 "
-            "N17.9 E86.0 J96.01 A41.9 I21.4 K80.20 G89.29 E11.22 I12.9 J90"
-        ).split()
-    ),
-    *((System.ICD10PCS, c) for c in ("0DTJ4ZZ", "0FT44ZZ", "5A1955Z", "0SRC0J9", "02703ZZ")),
+_CM = (
+    "J18.9 E11.9 I10 N18.30 I50.9 J44.9 E78.5 F32.9 K21.9 M54.50 R51.9 E66.9 I48.91 G47.33 "
+    "J45.909 N39.0 D64.9 E03.9 K59.00 R06.02 I25.10 F41.9 M17.11 E87.1 R50.9 N17.9 E86.0 "
+    "J96.01 A41.9 I21.4 K80.20 G89.29 E11.22 I12.9 J90"
 )
-FILLER = (
+_PCS = "0DTJ4ZZ 0FT44ZZ 5A1955Z 0SRC0J9 02703ZZ"
+CODES: tuple[tuple[System, str], ...] = (
+    *((System.ICD10CM, c) for c in _CM.split(" ")),
+    *((System.ICD10PCS, c) for c in _PCS.split(" ")),
+)
+_FILLER = (
     "the patient was seen on the ward and examined with the team who reviewed the chart "
     "overnight vitals were stable and the plan was discussed with nursing and family today"
-).split()
+)
+FILLER = tuple(_FILLER.split(" "))
 
 
 class BenchCoder:
@@ -150,9 +150,7 @@ def run(pages: int, notes: int) -> dict[str, Any]:
     upgrade(db)
     ehr, coder = create_key(db, "bench-ehr", Role.EHR), create_key(db, "bench-coder", Role.CODER)
     db.dispose()
-    app = create_app(
-        Settings(home=home, database_url=url), coder=BenchCoder(titles), kb=kb
-    )
+    app = create_app(Settings(home=home, database_url=url), coder=BenchCoder(titles), kb=kb)
     timed = ServerTime(app)
     server = uvicorn.Server(
         uvicorn.Config(timed, host="127.0.0.1", port=0, log_config=None, access_log=False)

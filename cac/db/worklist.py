@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
@@ -53,15 +53,15 @@ class WorklistPage:
     pages: int
 
 
-def _query(f: WorklistFilter) -> Select[tuple[int, str, int, str, datetime, int]]:
+def _query(f: WorklistFilter) -> Select[int, str, int, str, datetime, Any]:
     latest = (
         select(Note.external_id, func.max(Note.version).label("version"))
         .group_by(Note.external_id)
         .subquery()
     )
-    pending = func.coalesce(
-        func.sum(case((Suggestion.status == "pending", 1), else_=0)), 0
-    ).label("pending")
+    pending = func.coalesce(func.sum(case((Suggestion.status == "pending", 1), else_=0)), 0).label(
+        "pending"
+    )
     query = (
         select(Note.id, Note.external_id, Note.version, Note.setting, Note.created_at, pending)
         .join(

@@ -352,7 +352,9 @@ async def decide(suggestion_id: NoteId, session: Coder, request: Request) -> Res
         f" with {decision.code}" if decision.action == "replace" else ""
     )
     return await run_in_threadpool(
-        lambda: _updates(services, session, suggestion.note_id, message=message, cards=[suggestion.id])
+        lambda: _updates(
+            services, session, suggestion.note_id, message=message, cards=[suggestion.id]
+        )
     )
 
 
@@ -431,4 +433,3 @@ async def search_codes(session: Coder, request: Request) -> Response:
     except Exception as exc:
         return _fragment_error(to_api_error(exc))
     return html("_search_results.html", {"hits": hits, "searched": bool(q)})
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 
 from markupsafe import Markup, escape
 
@@ -75,7 +76,7 @@ def segments(text: str, suggestions: list[SuggestionOut], palette: dict[int, int
         start = text.find("\r", start + 1)
     points = sorted(cuts)
     out = []
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in pairwise(points):
         ids = tuple(dict.fromkeys(i for i, sa, sb in marked if sa <= a and b <= sb))
         out.append(Segment(a, text[a:b], ids, palette[ids[0]] if ids else None))
     return out

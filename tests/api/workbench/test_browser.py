@@ -11,7 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.api.conftest import PHI
 from tests.api.workbench.conftest import (
@@ -20,14 +24,6 @@ from tests.api.workbench.conftest import (
     console_errors,
     sign_in,
 )
-
-pytest.importorskip("selenium", reason="selenium is a dev dependency (pip install -e '.[dev]')")
-
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 # The carriage return checks that offsets survive HTML parsing (which drops a literal CR).
 TEXT = (
@@ -90,9 +86,7 @@ def check_highlights(driver: Any, wb: Workbench, note_id: int) -> dict[str, Any]
     """Every shown code with evidence has marks exactly over its spans, nothing else is marked,
     and the page's note text is the stored text, character for character."""
     note = wb.get(f"/v1/notes/{note_id}")
-    page_text = driver.execute_script(
-        "return document.getElementById('note-text').textContent;"
-    )
+    page_text = driver.execute_script("return document.getElementById('note-text').textContent;")
     assert page_text == note["text"]
     marks = driver.execute_script(MARK_RANGES)
     expected = {}
@@ -188,7 +182,9 @@ def test_coder_reviews_a_note_in_the_browser(
     assert "characters" in driver.find_element(By.ID, "selection-info").text
     assert driver.find_element(By.ID, "add-q").get_attribute("value") == MISSED
     pick = wait(driver).until(
-        ec.element_to_be_clickable((By.CSS_SELECTOR, "#add-results button.pick[data-code='J96.01']"))
+        ec.element_to_be_clickable(
+            (By.CSS_SELECTOR, "#add-results button.pick[data-code='J96.01']")
+        )
     )
     pick.click()
     driver.find_element(By.CSS_SELECTOR, "#add-form .pick-submit").click()

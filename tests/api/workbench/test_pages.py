@@ -92,7 +92,14 @@ def test_a_tampered_expired_or_revoked_session_is_signed_out(api: Api) -> None:
     body, mac = good.rsplit(".", 1)
     sessions = api.client.app.state.workbench_sessions  # type: ignore[attr-defined]
     expired = sessions._signer.sign(
-        {"t": "session", "k": 1, "n": "coder-key", "r": "admin", "e": int(time.time()) - 1, "c": "x"}
+        {
+            "t": "session",
+            "k": 1,
+            "n": "coder-key",
+            "r": "admin",
+            "e": int(time.time()) - 1,
+            "c": "x",
+        }
     )
     for value in (f"{body}x.{mac}", f"{body}.{mac[:-2]}AA", expired):
         api.client.cookies.clear()
@@ -210,7 +217,13 @@ def test_action_errors_are_shown_in_the_page_without_note_text(api: Api) -> None
     assert r.status_code == 422 and "NOPE9 is not a icd10cm code" in r.text
     r = api.client.post(
         f"/workbench/notes/{note['id']}/codes",
-        data={"code": "E11.9", "system": "icd10cm", "start": "0", "end": "999999", "csrf_token": csrf},
+        data={
+            "code": "E11.9",
+            "system": "icd10cm",
+            "start": "0",
+            "end": "999999",
+            "csrf_token": csrf,
+        },
     )
     assert r.status_code == 422 and "past the end of the note" in r.text
     assert PHI not in r.text
