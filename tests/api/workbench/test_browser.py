@@ -196,6 +196,7 @@ def test_coder_reviews_a_note_in_the_browser(
     assert card_status(driver, "J96.01") == "accepted"
     if SCREENSHOTS:
         focus_with_j(driver, "N18.9")
+        driver.execute_script("window.scrollTo(0, 0)")
         driver.save_screenshot(str(Path(SCREENSHOTS) / "workbench-note.png"))
 
     # All four in the page's audit history and in the API's.
