@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
@@ -127,6 +128,16 @@ def test_coder_reviews_a_note_in_the_browser(
     pneumonia = by_code["J18.9"]["id"]
     lit = driver.find_elements(By.CSS_SELECTOR, f'mark.lit[data-s~="{pneumonia}"]')
     assert lit and all("pneumonia" in m.text for m in lit)
+    diabetes = by_code["E11.9"]["id"]
+    ActionChains(driver).move_to_element(card(driver, "E11.9")).perform()
+    assert driver.find_elements(By.CSS_SELECTOR, f'mark.lit[data-s~="{diabetes}"]')
+    # ? opens the help, Esc closes it; / goes to the code search.
+    driver.switch_to.active_element.send_keys("?")
+    assert driver.find_element(By.ID, "help").get_attribute("open") is not None
+    driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    assert driver.find_element(By.ID, "help").get_attribute("open") is None
+    driver.find_element(By.TAG_NAME, "body").send_keys("/")
+    assert driver.switch_to.active_element.get_attribute("id") == "add-q"
     driver.find_element(By.CSS_SELECTOR, f'mark[data-s~="{by_code["I10"]["id"]}"]').click()
     assert "selected" in card(driver, "I10").get_attribute("class")
     assert driver.switch_to.active_element.get_attribute("id") == f"s-{by_code['I10']['id']}"
