@@ -24,7 +24,7 @@ from cac.api import services as svc
 from cac.api import views
 from cac.api.auth import PERMISSIONS, Permission
 from cac.api.context import current_request_id
-from cac.api.errors import ApiError, Forbidden, InvalidInput, to_api_error
+from cac.api.errors import ApiError, Conflict, Forbidden, InvalidInput, to_api_error
 from cac.api.schemas.decisions import AddCodeIn, DecisionIn, SpanIn
 from cac.api.state import Services
 from cac.api.workbench import render
@@ -343,8 +343,8 @@ async def decide(suggestion_id: NoteId, session: Coder, request: Request) -> Res
         decision, suggestion, _ = await run_in_threadpool(
             svc.decide, services, kb, suggestion_id, body, session.name, current_request_id()
         )
-    except ConflictError as exc:
-        return await run_in_threadpool(_conflict, services, session, suggestion_id, exc)
+    except (ConflictError, Conflict):
+        return await run_in_threadpool(_conflict, services, session, suggestion_id)
     except Exception as exc:
         return _fragment_error(to_api_error(exc))
     verb = {"accept": "Accepted", "reject": "Rejected", "replace": "Replaced"}[decision.action]
@@ -358,9 +358,7 @@ async def decide(suggestion_id: NoteId, session: Coder, request: Request) -> Res
     )
 
 
-def _conflict(
-    services: Services, session: WorkbenchSession, suggestion_id: int, exc: ConflictError
-) -> Response:
+def _conflict(services: Services, session: WorkbenchSession, suggestion_id: int) -> Response:
     """Someone decided the suggestion meanwhile: show their decision on the card, keep ours
     unsent, and offer a refresh."""
     with services.db.read() as db:
