@@ -43,6 +43,7 @@ from cac.db import decisions, keys, notes
 from cac.db.keys import Role
 from cac.db.worklist import WorklistFilter, worklist
 from cac.errors import ConflictError
+from cac.kb.store import KnowledgeBase
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,26 @@ async def _form(request: Request, session: WorkbenchSession) -> FormData:
         error.status, error.slug, error.title = 403, "csrf", "Forbidden"
         raise error
     return form
+
+
+async def _action_form(
+    request: Request, session: WorkbenchSession, permission: Permission
+) -> FormData:
+    """The posted form of an action, after the CSRF check, if the session's role may do it.
+
+    Raises:
+        ApiError: 403 for a bad CSRF token; Forbidden for a role without ``permission``.
+    """
+    form = await _form(request, session)
+    if not _can(session, permission):
+        raise Forbidden(f"a key with role {session.role.value} may not {permission.value}")
+    return form
+
+
+def _kb(services: Services) -> KnowledgeBase:
+    if services.kb is None:
+        raise InvalidInput("the code knowledge base is still loading; retry in a moment")
+    return services.kb
 
 
 def _field(form: FormData, name: str) -> str | None:
@@ -320,9 +341,7 @@ def _updates(
 async def decide(suggestion_id: NoteId, session: Coder, request: Request) -> Response:
     services = _services(request)
     try:
-        form = await _form(request, session)
-        if not _can(session, Permission.DECIDE):
-            raise Forbidden(f"a key with role {session.role.value} may not decide")
+        form = await _action_form(request, session, Permission.DECIDE)
         action = _field(form, "action")
         body = DecisionIn.model_validate(
             {
@@ -337,9 +356,7 @@ async def decide(suggestion_id: NoteId, session: Coder, request: Request) -> Res
         )
         if body.action == "reject" and not body.reason:
             raise InvalidInput("give a reason for the rejection")
-        kb = services.kb
-        if kb is None:
-            raise InvalidInput("the code knowledge base is still loading; retry in a moment")
+        kb = _kb(services)
         decision, suggestion, _ = await run_in_threadpool(
             svc.decide, services, kb, suggestion_id, body, session.name, current_request_id()
         )
@@ -387,9 +404,7 @@ def _conflict(services: Services, session: WorkbenchSession, suggestion_id: int)
 async def add_code(note_id: NoteId, session: Coder, request: Request) -> Response:
     services = _services(request)
     try:
-        form = await _form(request, session)
-        if not _can(session, Permission.DECIDE):
-            raise Forbidden(f"a key with role {session.role.value} may not add codes")
+        form = await _action_form(request, session, Permission.DECIDE)
         code, system = _field(form, "code"), _field(form, "system")
         if not code or not system:
             raise InvalidInput("search for a code and choose one from the list")
@@ -400,9 +415,7 @@ async def add_code(note_id: NoteId, session: Coder, request: Request) -> Respons
                 raise InvalidInput("the selected evidence is not a pair of offsets")
             evidence.append(SpanIn(start=int(start), end=int(end)))
         body = AddCodeIn(system=system, code=code, evidence=evidence, reason=_field(form, "reason"))
-        kb = services.kb
-        if kb is None:
-            raise InvalidInput("the code knowledge base is still loading; retry in a moment")
+        kb = _kb(services)
         suggestion, _, _ = await run_in_threadpool(
             svc.add_code, services, kb, note_id, body, session.name, current_request_id()
         )
@@ -419,14 +432,10 @@ async def search_codes(session: Coder, request: Request) -> Response:
     """Type-ahead: the same search as ``GET /v1/codes/search``, as a list to pick from."""
     services = _services(request)
     try:
-        form = await _form(request, session)
-        if not _can(session, Permission.CODES_READ):
-            raise Forbidden(f"a key with role {session.role.value} may not search codes")
+        form = await _action_form(request, session, Permission.CODES_READ)
         q = (_field(form, "q") or "")[:200]
         system = _field(form, "search_system")
-        kb = services.kb
-        if kb is None:
-            raise InvalidInput("the code knowledge base is still loading; retry in a moment")
+        kb = _kb(services)
         hits = await run_in_threadpool(svc.search_codes, kb, q, system, 8) if q else []
     except Exception as exc:
         return _fragment_error(to_api_error(exc))
