@@ -12,7 +12,7 @@ WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 export CAC_HOME ?= $(CURDIR)/var
 
-.PHONY: setup kb kb-dense run test lint wheel-check typecheck bench-kb bench bench-impact bench-api bench-batch eval lexicon models train demo-feedback clean
+.PHONY: setup kb kb-dense run test lint wheel-check typecheck bench-kb bench bench-impact bench-api bench-batch bench-workbench workbench-screenshots eval lexicon models train demo-feedback clean
 
 setup: $(STAMP)
 
@@ -33,7 +33,9 @@ run: kb
 	$(BIN)/cac codes show icd10cm E11.9
 	$(BIN)/cac codes search "type 2 diabetes without complications" --system icd10cm --limit 5
 	@echo "Serving the REST API on http://127.0.0.1:8000 (docs at /docs, database under $(CAC_HOME))."
-	@echo "Create a key in another shell: $(BIN)/cac keys create --role admin --name me"
+	@echo "Coder workbench: http://127.0.0.1:8000/workbench (sign in with a coder key)."
+	@echo "Create a key in another shell: $(BIN)/cac keys create --role coder --name YOUR-NAME"
+	@echo "  (--role admin for everything; the key is printed once)."
 	$(BIN)/cac serve --port 8000
 
 test: setup
@@ -98,6 +100,15 @@ bench-impact: kb
 # 4 clients post CodiEsp dev notes to `cac serve` on loopback for 60 s (~1.5 min in all).
 bench-api: kb
 	$(BIN)/python -m eval.bench_api
+
+# Server time of the workbench's note page (2,000-word note, 40 suggestions) and of a decision
+# round trip, on loopback against a live server (~1 min).
+bench-workbench: kb
+	$(BIN)/python -m eval.bench_workbench
+
+# Retakes docs/workbench-worklist.png and docs/workbench-note.png with the browser test.
+workbench-screenshots: kb
+	CAC_WORKBENCH_SCREENSHOTS=$(CURDIR)/docs $(BIN)/python -m pytest -q tests/api/workbench/test_browser.py -k reviews
 
 # cac batch on CodiEsp dev: local engine with 1 and 2 workers, Spark local[2] (~5-10 min).
 bench-batch: kb

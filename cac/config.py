@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -63,6 +63,10 @@ class Settings(BaseSettings):
         database_url: SQLAlchemy URL of the service database (notes, suggestions, decisions,
             audit, API keys), e.g. ``postgresql://user:pass@host/cac``. ``CAC_DATABASE_URL``,
             default an SQLite file ``$CAC_HOME/cac.sqlite3``.
+        session_secret: The key that signs workbench session cookies. ``CAC_SESSION_SECRET``;
+            every process behind one load balancer needs the same one. Default: a random
+            secret kept in ``$CAC_HOME/session.secret`` (created on first use, mode 0600).
+        session_hours: How long a workbench sign-in lasts. ``CAC_SESSION_HOURS``, default 8.
     """
 
     model_config = SettingsConfigDict(env_prefix="CAC_", extra="ignore")
@@ -75,6 +79,12 @@ class Settings(BaseSettings):
         default=None, description="CMS ICD-10-CM Alphabetic Index XML."
     )
     database_url: str | None = Field(default=None, description="Service database URL.")
+    session_secret: SecretStr | None = Field(
+        default=None, description="Signs workbench session cookies."
+    )
+    session_hours: float = Field(
+        default=8.0, gt=0, le=24 * 7, description="Lifetime of a workbench session."
+    )
 
     @field_validator("home", "models_dir")
     @classmethod

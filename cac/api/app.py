@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import cac
-from cac.api import docs, errors
+from cac.api import docs, errors, workbench
 from cac.api.metrics import Metrics
 from cac.api.middleware import RequestMiddleware
 from cac.api.routes import admin, codes, exports, health, impact, notes, suggestions
@@ -120,6 +120,7 @@ def create_app(
     for module in (notes, suggestions, impact, codes, exports, health, admin):
         app.include_router(module.router)
     docs.install(app)
+    workbench.install(app, settings)
     app.openapi = _openapi_with_extra_schemas(app)  # type: ignore[method-assign]
     return app
 

@@ -49,6 +49,7 @@ class KeyInfo:
     created_at: datetime
     revoked_at: datetime | None
     expires_at: datetime | None = None
+    id: int = 0
 
 
 def hash_key(key: str) -> str:
@@ -149,6 +150,16 @@ def authenticate(db: Database, presented: str) -> KeyInfo | None:
         return _info(key) if key is not None else None
 
 
+def active_by_id(db: Database, key_id: int) -> KeyInfo | None:
+    """The key with this id if it is still active and unexpired (a workbench session names its
+    key by id)."""
+    with db.read() as session:
+        key = session.scalar(
+            select(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None), _unexpired())
+        )
+        return _info(key) if key is not None else None
+
+
 def list_keys(db: Database) -> list[KeyInfo]:
     """Every key ever created, oldest first."""
     with db.read() as session:
@@ -156,4 +167,4 @@ def list_keys(db: Database) -> list[KeyInfo]:
 
 
 def _info(key: ApiKey) -> KeyInfo:
-    return KeyInfo(key.name, Role(key.role), key.created_at, key.revoked_at, key.expires_at)
+    return KeyInfo(key.name, Role(key.role), key.created_at, key.revoked_at, key.expires_at, key.id)
