@@ -131,9 +131,10 @@ class CandidateAssembler:
                     expansion = candidates[(system, sibling)] = CodeCandidate(system, sibling)
                 elif (system, sibling) in own:
                     continue  # the code has evidence of its own
+                heuristic = found.heuristic  # a max over its supports: once, not per support
                 for support in found.supports:
                     expansion.supports.append(
-                        Support(found.heuristic, "sibling", support.start, support.end)
+                        Support(heuristic, "sibling", support.start, support.end)
                     )
                 expansion.weighted.append(0.0)
                 expansion.assertions |= found.assertions

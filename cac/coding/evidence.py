@@ -55,6 +55,7 @@ INFERRED_RULE = "evidence.inferred"
 INFERRED_SECTION = "I.A.19"
 MAX_SPANS = 10  # evidence spans per suggestion, the tightest first in text order
 NEAR_CUE = 40  # characters between a cue and its mention for one widened span
+_GENERIC_REST = 80  # characters of generic words a span may take from its mention
 _TOKEN = re.compile(r"[a-z0-9]+")  # the words of a span, as the expansion table splits them
 _GENERIC_WORDS = (
     "disease disorder condition abnormal abnormality syndrome unspecified other specified acute "
@@ -284,7 +285,9 @@ def _to_edges(span: tuple[int, int], mentions: list[tuple[int, int]], text: str)
     """``span`` out to the edges of the tagger mention it lies in, when what it leaves out is
     generic words only: "coronary artery" of "coronary artery disease" is the whole mention."""
     for a, b in mentions:
-        if a <= span[0] and span[1] <= b and (a, b) != span:
+        # a few generic words at most: a longer rest is read no further
+        short = (span[0] - a) + (b - span[1]) <= _GENERIC_REST
+        if a <= span[0] and span[1] <= b and (a, b) != span and short:
             rest = text[a : span[0]] + " " + text[span[1] : b]
             if all(stem(w) in _GENERIC for w in _TOKEN.findall(rest.lower())):
                 return a, b
