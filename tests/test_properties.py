@@ -15,14 +15,31 @@ from cac.pipeline import Coder, CodingInputError
 
 pytestmark = pytest.mark.kb
 
-WORDS = (
+_VOCABULARY = (
     "pneumonia COPD CHF HTN diabetes type 2 no denies history of family mother s/p status post "
     "chest X-ray pain fever cough was not detected negative for rule out possible CKD stage 3 "
     "fracture left right wrist fall laceration appendectomy bilirubin 1.2 mg/dL BMI 41 "
     "Assessment: Plan: PMH: - 1. ; , . ( ) / : \n"
-).split(" ")
+)
+WORDS = _VOCABULARY.split(" ")
 AWKWARD = st.sampled_from(
-    ["", " ", "\n", "\t", ".", "...", "\u00a0", "\u200a", "é", "µmol/L", "–", "•", "ﬁ", "😀", "\r\n"]
+    [
+        "",
+        " ",
+        "\n",
+        "\t",
+        ".",
+        "...",
+        "\u00a0",
+        "\u200a",
+        "é",
+        "µmol/L",
+        "–",
+        "•",
+        "ﬁ",
+        "😀",
+        "\r\n",
+    ]
 )
 TOKEN = st.one_of(st.sampled_from(WORDS), AWKWARD, st.text(max_size=6))
 NOTES = st.one_of(
