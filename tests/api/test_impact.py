@@ -47,6 +47,8 @@ def test_what_if_answers_the_shape_the_issue_asks_for(api: Api) -> None:
         ({"codes": ["J18"]}, None),
         ({"codes": ["J18.9"], "sex": "X"}, "sex"),
         ({"codes": ["J18.9"], "age": 200}, "age"),
+        ({"codes": ["J18.9"], "age": True}, "age"),  # a JSON boolean is no age (strict)
+        ({"codes": ["J18.9"], "age": "70"}, "age"),
         ({"codes": ["J18.9"], "pcs": ["ZZZZZZZ"]}, None),
     ],
 )

@@ -138,3 +138,16 @@ def test_every_operation_has_a_short_stable_operation_id(api: Api) -> None:
     assert ids["GET /v1/codes/search"] == "searchCodes"
     assert ids["GET /v1/codes/{system}/{code}"] == "getCode"
     assert ids["GET /v1/exports/decisions"] == "exportDecisions"
+
+
+def test_code_systems_are_an_enum_where_the_service_enforces_one(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    systems = ["icd10cm", "icd10pcs", "hcpcs", "cpt"]
+    [path_system] = [
+        p
+        for p in spec["paths"]["/v1/codes/{system}/{code}"]["get"]["parameters"]
+        if p["name"] == "system"
+    ]
+    assert path_system["schema"]["enum"] == systems
+    add = spec["components"]["schemas"]["AddCodeIn"]["properties"]["system"]
+    assert add["enum"] == systems

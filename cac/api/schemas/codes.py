@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+# The four code systems, as the API names them (cac.codesets.records.System's values).
+SystemName = Literal["icd10cm", "icd10pcs", "hcpcs", "cpt"]
 
 
 class CodeHit(BaseModel):

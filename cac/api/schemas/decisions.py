@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
+from cac.api.schemas.codes import SystemName
+
 _REASON = Field(default=None, max_length=2000, description="Why (kept in the audit).")
 
 DECISION_EXAMPLE: dict[str, JsonValue] = {
@@ -195,7 +197,7 @@ class DecisionIn(BaseModel):
 
     action: Literal["accept", "reject", "replace"]
     code: str | None = Field(default=None, description="The replacement code (replace only).")
-    system: str | None = Field(
+    system: SystemName | None = Field(
         default=None, description="The replacement's system (replace only; default: the same)."
     )
     reason: str | None = _REASON
@@ -255,7 +257,7 @@ class AddCodeIn(BaseModel):
         },
     )
 
-    system: str = Field(description="icd10cm, icd10pcs, hcpcs or cpt.")
+    system: SystemName = Field(description="icd10cm, icd10pcs, hcpcs or cpt.")
     code: str = Field(description="A billable, active code, with or without the ICD dot.")
     evidence: list[SpanIn] = Field(default_factory=list, max_length=50)
     reason: str | None = _REASON

@@ -32,7 +32,9 @@ class ImpactIn(BaseModel):
     )
     pcs: list[str] = Field(default_factory=list, max_length=50, description="ICD-10-PCS codes.")
     setting: Literal["inpatient", "outpatient"] = "inpatient"
-    age: int | None = Field(default=None, ge=0, le=124, description="Age in whole years.")
+    age: int | None = Field(
+        default=None, ge=0, le=124, strict=True, description="Age in whole years."
+    )
     sex: Literal["F", "M", "female", "male"] | None = Field(
         default=None, description="Sex for the grouper and the HCC model."
     )

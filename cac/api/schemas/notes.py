@@ -59,6 +59,7 @@ class NoteIn(BaseModel):
         default=None,
         ge=0,
         le=124,
+        strict=True,
         description="Age in whole years at the encounter. With `patient_sex` it makes the MS-DRG "
         "final and the RAF complete; without them both are provisional (`impact`).",
     )
