@@ -224,8 +224,11 @@ def stream_decisions(
         str | None,
         Query(
             max_length=40,
-            description="Only notes with a decision at or after this date (`2026-11-27`, "
-            "midnight UTC) or time (ISO 8601; UTC without an offset).",
+            # the schema promises an RFC 3339 time; a date alone is taken too (midnight UTC)
+            json_schema_extra={"format": "date-time"},
+            description="Only notes with a decision at or after this time (RFC 3339, "
+            "`2026-11-27T10:00:00Z`; UTC without an offset) or date (`2026-11-27`, midnight "
+            "UTC).",
         ),
     ] = None,
     include_text: Annotated[
