@@ -25,7 +25,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from cac.errors import KnowledgeBaseError
 
 _HNSW_BUILD = {"M": 32, "efConstruction": 200, "post": 0, "indexThreadQty": 2}
-_EF_SEARCH = 200
+# The graph is built on 2 threads, so each build differs; at 200 some builds lose whole regions
+# ("acute respiratory failure with hypoxia" reached only spiral fractures in a fresh clone's
+# index, J96.01 first at 800). 800 finds them in both indexes compared, at a few ms per batch.
+_EF_SEARCH = 800
 
 
 @dataclass(frozen=True)
