@@ -532,10 +532,25 @@ class Conventions:
                 specificity.SECTION,
                 f"the note states {record.display}, not the axes {e.record.display} adds",
             )
-            evidence = (Evidence(start, end, note.text[start:end]),)
-            kept = slate.show(record, e, e.confidence, evidence, rule)
-            self._read(kept, note)
-            slate.suppress(e, Suppression(rule.rule, rule.section, record.display, rule.detail))
+            self._give_way(slate, e, record, (start, end), rule, note)
+
+    def _give_way(
+        self,
+        slate: _Slate,
+        e: _Entry,
+        record: CodeRecord,
+        words: tuple[int, int],
+        rule: RuleCitation,
+        note: NoteStatements,
+    ) -> None:
+        """Show ``record`` in ``e``'s place, its evidence the ``words`` that state it, and keep
+        ``e`` back under the same rule."""
+        start, end = words
+        kept = slate.show(
+            record, e, e.confidence, (Evidence(start, end, note.text[start:end]),), rule
+        )
+        self._read(kept, note)
+        slate.suppress(e, Suppression(rule.rule, rule.section, record.display, rule.detail))
 
     def _stated_by_its_words(self, slate: _Slate, e: _Entry, note: NoteStatements) -> None:
         """An unstated shown code whose evidence words, all of them, state another category's
@@ -574,11 +589,7 @@ class Conventions:
             "I.B.1",
             f"the words shown as {e.record.display}'s evidence state {o.record.display}",
         )
-        kept = slate.show(
-            o.record, e, e.confidence, (Evidence(start, end, note.text[start:end]),), rule
-        )
-        self._read(kept, note)
-        slate.suppress(e, Suppression(rule.rule, rule.section, o.record.display, rule.detail))
+        self._give_way(slate, e, o.record, (start, end), rule, note)
 
     # 3. combination codes and the "with" presumption
     def _combinations(self, slate: _Slate, note: NoteStatements) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -93,11 +93,7 @@ def rotate_key(db: Database, name: str, expires_at: datetime | None = None) -> s
     """
     _check_expiry(expires_at)
     with db.write() as session:
-        key = session.scalar(
-            select(ApiKey)
-            .where(ApiKey.name == name, ApiKey.revoked_at.is_(None), _unexpired())
-            .with_for_update()
-        )
+        key = session.scalar(select(ApiKey).where(ApiKey.name == name, _usable()).with_for_update())
         if key is None:
             raise NotFoundError(
                 f"no active, unexpired key named {name!r}; 'cac keys list --all' shows them"
@@ -118,8 +114,12 @@ def _check_expiry(expires_at: datetime | None) -> None:
         raise CacError("a key's expiry must be a moment in the future, with its time zone")
 
 
-def _unexpired() -> ColumnElement[bool]:
-    return or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow())
+def _usable() -> ColumnElement[bool]:
+    """A key that is neither revoked nor past its expiry."""
+    return and_(
+        ApiKey.revoked_at.is_(None),
+        or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()),
+    )
 
 
 def revoke_key(db: Database, name: str) -> None:
@@ -143,8 +143,7 @@ def authenticate(db: Database, presented: str) -> KeyInfo | None:
         key = session.scalar(
             select(ApiKey).where(
                 ApiKey.key_hash == hash_key(presented),
-                ApiKey.revoked_at.is_(None),
-                _unexpired(),
+                _usable(),
             )
         )
         return _info(key) if key is not None else None
@@ -154,9 +153,7 @@ def active_by_id(db: Database, key_id: int) -> KeyInfo | None:
     """The key with this id if it is still active and unexpired (a workbench session names its
     key by id)."""
     with db.read() as session:
-        key = session.scalar(
-            select(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None), _unexpired())
-        )
+        key = session.scalar(select(ApiKey).where(ApiKey.id == key_id, _usable()))
         return _info(key) if key is not None else None
 
 
